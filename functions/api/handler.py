@@ -1,0 +1,86 @@
+"""Dashboard API: issues by frequency, recency or users, and one issue with its representative event."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from errata.dashboard import IssueQueries
+from errata.models.issue import IssueDetail, IssueList
+from errata.settings import Settings
+from errata.store.projects import ProjectStore
+from errata.wiring import Clients, issue_queries, project_store
+
+logger = Logger(service="api")
+app = APIGatewayHttpResolver(enable_validation=True)
+PUBLIC_PATHS = frozenset({"/", "/api/openapi.json"})
+ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+@cache
+def _deps() -> tuple[IssueQueries, ProjectStore]:
+    settings, clients = Settings.from_env(), Clients()
+    return issue_queries(settings, clients), project_store(settings, clients)
+
+
+def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    if app.current_event.path in PUBLIC_PATHS:
+        return next_middleware(app)
+    header = app.current_event.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not _deps()[1].is_valid_api_token(token.strip()):
+        return Response(
+            status_code=401,
+            content_type=content_types.APPLICATION_JSON,
+            body={"detail": "missing or invalid bearer token", "code": "unauthorized"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return next_middleware(app)
+
+
+app.use(middlewares=[require_bearer_token])
+
+
+@app.get("/api/projects/<project_id>/issues")
+def list_issues(
+    project_id: ProjectId,
+    sort: Annotated[Literal["frequency", "recency", "users"], Query()] = "frequency",
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> IssueList:
+    return IssueList(issues=_deps()[0].list_issues(project_id, sort, limit))
+
+
+@app.get("/api/projects/<project_id>/issues/<issue_id>")
+def get_issue(project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]) -> IssueDetail:
+    detail = _deps()[0].issue_detail(project_id, issue_id)
+    if detail is None:
+        raise NotFoundError(f"no issue {issue_id} in project {project_id}")
+    return detail
+
+
+@app.get("/api/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="Errata dashboard API", version="0.1.0"),
+    )
+
+
+@app.get("/", include_in_schema=False)
+def dashboard_page() -> Response[str]:
+    page = FilePath(__file__).with_name("dashboard.html").read_text()
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

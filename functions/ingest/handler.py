@@ -1,0 +1,83 @@
+"""Ingest: Sentry's `/api/{project_id}/envelope/` and `/store/` behind API Gateway (HTTP API, payload v2)."""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from errata.errors import ErrataError
+from errata.ingest import Endpoint, IngestRequest, IngestService
+from errata.settings import Settings
+from errata.store.event_stream import StreamUnavailable
+from errata.wiring import Clients, ingest_service
+
+logger = Logger(service="ingest")
+metrics = Metrics(namespace="Errata", service="ingest")
+# Browser SDKs post cross-origin and authenticate with ?sentry_key=.
+app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"]))
+
+
+@cache
+def service() -> IngestService:
+    return ingest_service(Settings.from_env(), Clients())
+
+
+def _ingest(project_id: str, endpoint: Endpoint) -> dict[str, Any]:
+    event = app.current_event
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+    request = IngestRequest(
+        project_id=project_id,
+        endpoint=endpoint,
+        headers={name.lower(): value for name, value in (event.headers or {}).items()},
+        query=event.query_string_parameters or {},
+        body=raw,
+    )
+    result = service().ingest(request)
+    for item_type, count in result.items.items():
+        metrics.add_metric(name=f"Accepted_{item_type}", unit=MetricUnit.Count, value=count)
+    return {"id": result.event_id} if result.event_id else {}
+
+
+@app.post("/api/<project_id>/envelope/")
+def envelope(project_id: str) -> dict[str, Any]:
+    return _ingest(project_id, "envelope")
+
+
+@app.post("/api/<project_id>/store/")
+def store(project_id: str) -> dict[str, Any]:
+    return _ingest(project_id, "store")
+
+
+@app.exception_handler(ErrataError)
+def client_error(error: ErrataError) -> Response[dict[str, str]]:
+    metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)
+    logger.info("request rejected", extra={"code": error.code, "detail": error.detail})
+    return Response(
+        status_code=error.status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": error.detail, "code": error.code},
+    )
+
+
+@app.exception_handler(StreamUnavailable)
+def stream_unavailable(error: StreamUnavailable) -> Response[dict[str, str]]:
+    logger.error("stream unavailable", extra={"detail": str(error)})
+    return Response(
+        status_code=503,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": "temporarily unable to accept events", "code": "unavailable"},
+        headers={"Retry-After": "5"},
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

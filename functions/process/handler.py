@@ -1,0 +1,41 @@
+"""Processor: a Kinesis batch of ingested events becomes one DynamoDB transaction per issue segment."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from errata.processing import IssueBatch
+from errata.settings import Settings
+from errata.wiring import Clients, issue_batch
+
+logger = Logger(service="process")
+metrics = Metrics(namespace="Errata", service="process")
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, logger=logger)
+
+
+@cache
+def _settings_and_clients() -> tuple[Settings, Clients]:
+    return Settings.from_env(), Clients()
+
+
+def new_batch() -> IssueBatch:
+    return issue_batch(*_settings_and_clients())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch = new_batch()
+    with processor(records=event["Records"], handler=batch.stage, lambda_context=context):
+        processor.process()
+        summary = batch.commit(processor)
+    for name, value in vars(summary).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info("batch processed", extra=vars(summary))
+    return dict(processor.response())

@@ -1,0 +1,86 @@
+"""The embedded AWS: a moto server on loopback, provisioned from the same table specs as the CDK stacks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from errata.settings import Settings
+from errata.store.issues import ISSUES_TABLE
+from errata.store.projects import PROJECTS_TABLE
+from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from errata.store.tables import TableSpec
+
+REGION = "us-east-1"
+TABLES: tuple[TableSpec, ...] = (PROJECTS_TABLE, ISSUES_TABLE, STREAM_POSITIONS_TABLE)
+# Two shards, so the poller works the way the event source mapping does: one sequential batch per shard.
+STREAM_SHARDS = 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def local_aws_environment(endpoint: str) -> dict[str, str]:
+    """What makes every boto3 client in this process talk to the moto server (boto3 reads these itself)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+class EmbeddedAws:
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def start(self) -> None:
+        os.environ.update(local_aws_environment(self.endpoint))
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106
+        )
+
+    def provision(self, prefix: str = "errata-local") -> Settings:
+        """Creates the stream, tables, bucket and dead-letter queue; returns their names for the handlers."""
+        names = {spec.logical_name: f"{prefix}-{spec.logical_name.replace('_', '-')}" for spec in TABLES}
+        dynamodb = self.client("dynamodb")
+        for spec in TABLES:
+            dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
+        stream = f"{prefix}-events"
+        kinesis = self.client("kinesis")
+        kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
+        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+        bucket = f"{prefix}-event-payloads"
+        self.client("s3").create_bucket(Bucket=bucket)
+        queue_url = self.client("sqs").create_queue(QueueName=f"{prefix}-dead-letters")["QueueUrl"]
+        return Settings(
+            projects_table=names[PROJECTS_TABLE.logical_name],
+            issues_table=names[ISSUES_TABLE.logical_name],
+            stream_positions_table=names[STREAM_POSITIONS_TABLE.logical_name],
+            events_stream=stream,
+            event_payloads_bucket=bucket,
+            dead_letter_queue_url=queue_url,
+        )

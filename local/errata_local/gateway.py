@@ -1,0 +1,91 @@
+"""API Gateway (HTTP API, payload format 2.0) in front of the same handlers Lambda runs: each HTTP request
+becomes the event API Gateway would send; the handler's answer becomes the HTTP response."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+from errata_local.lambda_context import LocalLambdaContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+INGEST_ROUTE = re.compile(r"^/api/[^/]+/(envelope|store)/?$")
+_TEXT_TYPES = ("text/", "application/json", "application/javascript")
+
+
+def api_gateway_event(request: Request, stage: str = "$default") -> dict[str, Any]:
+    body = request.get_data(cache=False)
+    content_type = request.headers.get("Content-Type", "")
+    # API Gateway base64-encodes bodies unless they are uncompressed text.
+    is_text = content_type.startswith(_TEXT_TYPES) and not request.headers.get("Content-Encoding")
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query = dict(parse_qsl(request.query_string.decode(), keep_blank_values=True))
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode(),
+        "cookies": [f"{k}={v}" for k, v in request.cookies.items()] or None,
+        "headers": headers,
+        "queryStringParameters": query or None,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": request.host,
+            "domainPrefix": "local",
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": stage,
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": (body.decode() if is_text else base64.b64encode(body).decode()) if body else None,
+        "isBase64Encoded": bool(body) and not is_text,
+    }
+
+
+def http_response(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(data, status=int(result.get("statusCode", 200)))
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, value)
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+class Gateway:
+    """A WSGI app that routes ingest paths to the ingest handler and everything else to the API handler."""
+
+    def __init__(self, ingest: Handler, api: Handler) -> None:
+        self._ingest = ingest
+        self._api = api
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        is_ingest = INGEST_ROUTE.match(request.path) is not None
+        handler, name = (self._ingest, "ingest") if is_ingest else (self._api, "api")
+        result = handler(api_gateway_event(request), LocalLambdaContext(function_name=f"errata-local-{name}"))
+        return http_response(result)(environ, start_response)

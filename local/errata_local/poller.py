@@ -1,0 +1,178 @@
+"""The Kinesis event source mapping, emulated (moto cannot invoke Lambda without Docker).
+
+Like the real mapping: one poller per shard, batches handed to the processor in order, partial batch
+responses honoured (resume from the lowest failed sequence number), whole-batch errors retried with the
+batch bisected, bounded retries, then the batch's description sent to the on-failure destination and the
+shard moves on."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from errata_local.lambda_context import LocalLambdaContext
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventSourceSettings:
+    batch_size: int = 100
+    maximum_retry_attempts: int = 2
+    bisect_batch_on_error: bool = True
+    idle_poll_seconds: float = 0.05
+
+
+class ShardPoller:
+    def __init__(
+        self,
+        kinesis: Any,
+        sqs: Any,
+        stream_name: str,
+        shard_id: str,
+        handler: Handler,
+        on_failure_queue_url: str,
+        settings: EventSourceSettings,
+    ) -> None:
+        self._kinesis = kinesis
+        self._sqs = sqs
+        self._stream_name = stream_name
+        self._shard_id = shard_id
+        self._handler = handler
+        self._on_failure_queue_url = on_failure_queue_url
+        self._settings = settings
+        description = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
+        self._stream_arn: str = description["StreamARN"]
+        self.batches = 0
+
+    def run(self, stop: threading.Event) -> None:
+        iterator = self._kinesis.get_shard_iterator(
+            StreamName=self._stream_name, ShardId=self._shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while not stop.is_set():
+            try:
+                response = self._kinesis.get_records(ShardIterator=iterator, Limit=self._settings.batch_size)
+            except Exception:
+                if stop.is_set():
+                    return
+                logger.exception("get_records failed; retrying")
+                time.sleep(0.5)
+                continue
+            iterator = response["NextShardIterator"]
+            records = response["Records"]
+            if not records:
+                stop.wait(self._settings.idle_poll_seconds)
+                continue
+            self.deliver(records)
+
+    def deliver(self, records: list[dict[str, Any]]) -> None:
+        """Hands one batch to the processor until it is done, or retries are spent."""
+        pending = [records]
+        while pending:
+            batch = pending.pop(0)
+            attempts = 0
+            while batch:
+                self.batches += 1
+                try:
+                    result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
+                except Exception:
+                    logger.exception("processor raised on a batch of %d records", len(batch))
+                    attempts += 1
+                    if attempts > self._settings.maximum_retry_attempts:
+                        self._send_to_on_failure(batch, "RetryAttemptsExhausted")
+                        break
+                    if self._settings.bisect_batch_on_error and len(batch) > 1:
+                        middle = len(batch) // 2
+                        pending[:0] = [batch[:middle], batch[middle:]]
+                        break
+                    continue
+                failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
+                if not failures:
+                    break
+                lowest = min(int(sequence) for sequence in failures)
+                attempts += 1
+                if attempts > self._settings.maximum_retry_attempts:
+                    self._send_to_on_failure([r for r in batch if int(r["SequenceNumber"]) >= lowest], "RetryAttemptsExhausted")
+                    break
+                # Like the mapping: retry from the lowest failed record; records before it are done.
+                batch = [r for r in batch if int(r["SequenceNumber"]) >= lowest]
+
+    def _event(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": record["PartitionKey"],
+                        "sequenceNumber": record["SequenceNumber"],
+                        "data": base64.b64encode(record["Data"]).decode(),
+                        "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": f"{self._shard_id}:{record['SequenceNumber']}",
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::000000000000:role/errata-local-process",
+                    "awsRegion": "us-east-1",
+                    "eventSourceARN": self._stream_arn,
+                }
+                for record in batch
+            ]
+        }
+
+    def _send_to_on_failure(self, batch: list[dict[str, Any]], condition: str) -> None:
+        """The on-failure record the mapping sends: where the records were, not the records."""
+        message = {
+            "requestContext": {"condition": condition, "functionArn": "errata-local-process"},
+            "KinesisBatchInfo": {
+                "shardId": self._shard_id,
+                "startSequenceNumber": batch[0]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["SequenceNumber"],
+                "batchSize": len(batch),
+                "streamArn": self._stream_arn,
+            },
+        }
+        self._sqs.send_message(QueueUrl=self._on_failure_queue_url, MessageBody=json.dumps(message))
+        logger.warning("batch sent to the on-failure destination", extra=message["KinesisBatchInfo"])
+
+
+class StreamPoller:
+    """One thread per shard, as the event source mapping runs one concurrent batch per shard."""
+
+    def __init__(
+        self,
+        kinesis: Any,
+        sqs: Any,
+        stream_name: str,
+        handler: Handler,
+        on_failure_queue_url: str,
+        settings: EventSourceSettings | None = None,
+    ) -> None:
+        shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
+        self.shards = [
+            ShardPoller(kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url,
+                        settings or EventSourceSettings())
+            for shard in shards
+        ]
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=shard.run, args=(self._stop,), name=f"poller-{i}", daemon=True)
+            for i, shard in enumerate(self.shards)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -1,0 +1,52 @@
+"""Domain errors. Each carries the HTTP status it maps to, so the mapping lives in one place (the class) and
+handlers never match on message text."""
+
+from __future__ import annotations
+
+
+class ErrataError(Exception):
+    """Base for errors caused by what a client sent; never a server fault."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidEnvelope(ErrataError):
+    code = "invalid_envelope"
+
+
+class InvalidPayload(ErrataError):
+    code = "invalid_payload"
+
+
+class InvalidCompression(ErrataError):
+    code = "invalid_compression"
+
+
+class UnsupportedEncoding(ErrataError):
+    status_code = 415
+    code = "unsupported_encoding"
+
+
+class PayloadTooLarge(ErrataError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class MissingAuth(ErrataError):
+    status_code = 401
+    code = "missing_auth"
+
+
+class UnknownProjectKey(ErrataError):
+    status_code = 403
+    code = "unknown_project_key"
+
+
+class UnprocessableRecord(Exception):
+    """A stream record that can never be processed (poison): it goes to the dead-letter queue with its
+    payload instead of being retried."""

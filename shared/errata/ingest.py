@@ -1,0 +1,146 @@
+"""Ingest: a Sentry client's request becomes stream records, or a 4xx that says why.
+
+Limits as Relay's defaults: 1 MiB per event item, 20 MiB per request (compressed and decompressed; the
+decompressed size is checked while inflating)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from errata.errors import MissingAuth, PayloadTooLarge, UnknownProjectKey
+from errata.models.ingested import IngestedEvent
+from errata.protocol.auth import sentry_key_from_request
+from errata.protocol.decompress import decode_body
+from errata.protocol.envelope import parse_envelope, parse_json_object
+from errata.store.event_stream import EventStream, StreamRecord
+from errata.store.projects import Project, ProjectStore
+from errata.timefmt import utc_now
+
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+MAX_STREAM_RECORD_BYTES = 1024 * 1024 - 256  # Kinesis counts the partition key in its 1 MiB
+_PROJECT_CACHE_SECONDS = 60.0
+
+Endpoint = Literal["envelope", "store"]
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    project_id: str
+    endpoint: Endpoint
+    headers: Mapping[str, str]  # lower-cased names
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass
+class IngestResult:
+    event_id: str | None = None
+    items: Counter[str] = field(default_factory=Counter)  # item type -> how many were accepted
+
+
+class ProjectKeys:
+    """Project lookups for auth, cached for a minute: ingest is hot, projects change rarely."""
+
+    def __init__(self, projects: ProjectStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self._projects = projects
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Project | None]] = {}
+
+    def authorize(self, project_id: str, public_key: str) -> Project:
+        now = self._clock()
+        cached = self._cache.get(project_id)
+        if cached is None or now - cached[0] > _PROJECT_CACHE_SECONDS or (
+            cached[1] is not None and public_key not in cached[1].public_keys
+        ):
+            cached = (now, self._projects.get_project(project_id))
+            self._cache[project_id] = cached
+        project = cached[1]
+        if project is None or public_key not in project.public_keys:
+            raise UnknownProjectKey(f"unknown key for project {project_id}")
+        return project
+
+
+class IngestService:
+    def __init__(self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now) -> None:
+        self._keys = keys
+        self._stream = stream
+        self._clock = clock
+
+    def ingest(self, request: IngestRequest) -> IngestResult:
+        if len(request.body) > MAX_REQUEST_BYTES:
+            raise PayloadTooLarge(f"request body is larger than {MAX_REQUEST_BYTES} bytes")
+        body = decode_body(request.body, request.headers.get("content-encoding"), MAX_REQUEST_BYTES)
+        if request.endpoint == "store":
+            key = sentry_key_from_request(request.headers, request.query)
+            self._keys.authorize(request.project_id, key)
+            return self._accept_events(request.project_id, [(body, None)])
+        envelope = parse_envelope(body)
+        key = self._envelope_key(request, envelope.headers.get("dsn"))
+        self._keys.authorize(request.project_id, key)
+        events: list[tuple[bytes, str | None]] = []
+        result = IngestResult()
+        header_event_id = envelope.headers.get("event_id")
+        for item in envelope.items:
+            if item.type == "event":
+                events.append((item.payload, header_event_id if isinstance(header_event_id, str) else None))
+            else:
+                # transaction, session(s), client_report and types we do not know: accepted and counted.
+                result.items[item.type] += 1
+        if events:
+            accepted = self._accept_events(request.project_id, events)
+            accepted.items.update(result.items)
+            return accepted
+        if isinstance(header_event_id, str):
+            result.event_id = header_event_id
+        return result
+
+    @staticmethod
+    def _envelope_key(request: IngestRequest, dsn: object) -> str:
+        try:
+            return sentry_key_from_request(request.headers, request.query)
+        except MissingAuth:
+            # An envelope may authenticate by the DSN in its header alone.
+            if isinstance(dsn, str) and "://" in dsn and "@" in dsn:
+                key = dsn.split("://", 1)[1].split("@", 1)[0].split(":", 1)[0]
+                if key:
+                    return key
+            raise
+
+    def _accept_events(self, project_id: str, events: list[tuple[bytes, str | None]]) -> IngestResult:
+        received_at = self._clock()
+        result = IngestResult()
+        records: list[StreamRecord] = []
+        for payload, fallback_id in events:
+            if len(payload) > MAX_EVENT_BYTES:
+                raise PayloadTooLarge(f"event is larger than {MAX_EVENT_BYTES} bytes")
+            event = parse_json_object(payload, "event")
+            event_id = _event_id(event.get("event_id") or fallback_id)
+            event["event_id"] = event_id
+            record = IngestedEvent(project_id=project_id, event_id=event_id, received_at=received_at, payload=event)
+            data = record.encode()
+            if len(data) > MAX_STREAM_RECORD_BYTES:
+                # Only an event of incompressible noise gets here; Kinesis would refuse it.
+                raise PayloadTooLarge(f"event does not fit a stream record even compressed ({len(data)} bytes)")
+            records.append(StreamRecord(partition_key=event_id, data=data))
+            result.event_id = event_id
+            result.items["event"] += 1
+        self._stream.put(records)
+        return result
+
+
+def _event_id(value: object) -> str:
+    """Sentry's form: 32 lower-case hex digits. A client's malformed id is replaced, not trusted."""
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value).hex
+        except ValueError:
+            pass
+    return uuid.uuid4().hex
+

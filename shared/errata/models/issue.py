@@ -1,0 +1,71 @@
+"""What the dashboard API returns for issues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class IssueSummary(BaseModel):
+    id: str
+    title: str
+    culprit: str | None = None
+    type: str
+    level: str
+    status: str
+    count: int
+    user_count: int
+    first_seen: str = Field(description="ISO 8601, UTC")
+    last_seen: str = Field(description="ISO 8601, UTC")
+    first_release: str | None = None
+    last_release: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> IssueSummary:
+        return cls(
+            id=item["issue_id"],
+            title=item.get("title", ""),
+            culprit=item.get("culprit"),
+            type=item.get("type", ""),
+            level=item.get("level", "error"),
+            status=item.get("status", "unresolved"),
+            count=item.get("event_count", 0),
+            user_count=item.get("user_count", 0),
+            first_seen=item.get("first_seen", ""),
+            last_seen=item.get("last_seen", ""),
+            first_release=item.get("first_release"),
+            last_release=item.get("last_release"),
+        )
+
+
+class IssueList(BaseModel):
+    issues: list[IssueSummary]
+
+
+# The parts of the stored (scrubbed) event that the issue page shows.
+EVENT_VIEW_FIELDS = (
+    "event_id",
+    "timestamp",
+    "level",
+    "platform",
+    "logger",
+    "message",
+    "logentry",
+    "exception",
+    "request",
+    "user",
+    "tags",
+    "contexts",
+    "breadcrumbs",
+    "release",
+    "environment",
+    "server_name",
+    "transaction",
+    "fingerprint",
+)
+
+
+class IssueDetail(IssueSummary):
+    grouping_config: str | None = None
+    event: dict[str, Any] | None = Field(default=None, description="The representative event, scrubbed")

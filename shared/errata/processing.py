@@ -1,0 +1,268 @@
+"""The processor's domain: a Kinesis batch (from one shard) becomes one write per issue.
+
+Each record is staged: decoded, normalized, fingerprinted, scrubbed. Then `commit` writes, per segment of
+at most 99 issues, the representative payloads to S3 and one DynamoDB transaction holding every issue's
+update plus the shard's new position. Because the position moves in the same transaction as the counts, a
+redelivered record (sequence number at or below the position) is skipped: counts stay exact under Kinesis'
+at-least-once delivery, at the cost of one extra item per batch instead of one write per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from errata.errors import UnprocessableRecord
+from errata.grouping.fingerprint import Grouping, fingerprint_event
+from errata.models.event import SentryEvent
+from errata.models.ingested import IngestedEvent
+from errata.scrubbing import scrub_event
+from errata.sketch import merge_users
+from errata.store.dead_letters import DeadLetterQueue
+from errata.store.event_payloads import EventPayloadStore, representative_key
+from errata.store.issues import IssueDelta, IssueStore
+from errata.store.stream_positions import StreamPositionStore
+
+# DynamoDB allows 100 items per transaction; one is the shard position.
+MAX_ISSUES_PER_TRANSACTION = 99
+_CONFLICT_ATTEMPTS = 5
+
+
+class KinesisRecord(Protocol):
+    """The part of Powertools' KinesisStreamRecord that the batch reads."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def event_source_arn(self) -> str: ...
+
+    @property
+    def kinesis(self) -> Any: ...
+
+
+class FailureReporter(Protocol):
+    """The part of Powertools' BatchProcessor that reports a record as failed."""
+
+    fail_messages: list[Any]
+
+    def failure_handler(self, record: Any, exception: Any) -> Any: ...
+
+
+class ConcurrentShardWriter(Exception):
+    """The shard's position moved under us: another invocation wrote this range; retry to dedupe."""
+
+
+@dataclass
+class _Staged:
+    sequence_number: int
+    record: Any
+    project_id: str
+    event_id: str
+    grouping: Grouping
+    event: SentryEvent
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass
+class _IssueAggregate:
+    first: _Staged
+    last: _Staged
+    count: int = 0
+    first_release: str | None = None
+    last_release: str | None = None
+    users: set[str] = field(default_factory=set)
+
+    def add(self, staged: _Staged) -> None:
+        self.count += 1
+        if staged.received_at < self.first.received_at:
+            self.first = staged
+        if staged.sequence_number >= self.last.sequence_number:
+            self.last = staged
+        release = staged.event.release
+        if release:
+            self.first_release = self.first_release or release
+            self.last_release = release
+        identity = staged.event.user.identity() if staged.event.user else None
+        if identity:
+            self.users.add(identity)
+
+    def delta(self) -> IssueDelta:
+        latest = self.last
+        return IssueDelta(
+            project_id=latest.project_id,
+            issue_id=latest.grouping.issue_id,
+            grouping_config=latest.grouping.config,
+            type=latest.grouping.type,
+            title=latest.grouping.title,
+            culprit=latest.grouping.culprit,
+            level=latest.event.level,
+            count=self.count,
+            first_seen=self.first.received_at,
+            last_seen=latest.received_at,
+            first_release=self.first_release,
+            last_release=self.last_release,
+            last_event_id=latest.event_id,
+            payload_key=representative_key(latest.project_id, latest.grouping.issue_id),
+        )
+
+
+@dataclass
+class BatchSummary:
+    events: int = 0
+    issues_written: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    transactions: int = 0
+    failed: int = 0
+
+
+class IssueBatch:
+    """One invocation's batch. `stage` is the Powertools record handler; `commit` runs once at the end."""
+
+    def __init__(
+        self,
+        *,
+        dynamodb: Any,
+        issues: IssueStore,
+        positions: StreamPositionStore,
+        payloads: EventPayloadStore,
+        dead_letters: DeadLetterQueue,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._issues = issues
+        self._positions = positions
+        self._payloads = payloads
+        self._dead_letters = dead_letters
+        self._shard: str | None = None
+        self._position: int | None = None
+        self._staged: list[_Staged] = []
+        self._dead_lettered: list[int] = []
+        self.summary = BatchSummary()
+
+    def stage(self, record: KinesisRecord) -> str:
+        sequence_number = int(record.kinesis.sequence_number)
+        shard = f"{record.event_source_arn}/{record.event_id.split(':', 1)[0]}"
+        if self._shard is None:
+            self._shard = shard
+            self._position = self._positions.position(shard)
+        elif shard != self._shard:
+            raise ValueError(f"a batch holds one shard's records, got {shard} after {self._shard}")
+        if self._position is not None and sequence_number <= self._position:
+            self.summary.duplicates += 1
+            return "duplicate"
+        data: bytes = record.kinesis.data_as_bytes()
+        try:
+            ingested = IngestedEvent.decode(data)
+        except UnprocessableRecord as exc:
+            self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc))
+            self._dead_lettered.append(sequence_number)
+            self.summary.dead_lettered += 1
+            return "dead-lettered"
+        event = SentryEvent.model_validate(ingested.payload)
+        grouping = fingerprint_event(event)
+        self._staged.append(
+            _Staged(
+                sequence_number=sequence_number,
+                record=record,
+                project_id=ingested.project_id,
+                event_id=ingested.event_id,
+                grouping=grouping,
+                event=event,
+                payload=scrub_event(ingested.payload),
+                received_at=ingested.received_at,
+            )
+        )
+        return grouping.issue_id
+
+    def commit(self, reporter: FailureReporter) -> BatchSummary:
+        """Writes what was staged before the first failed record; reports every record not written."""
+        failed = [int(r.kinesis.sequence_number) for r in reporter.fail_messages]
+        cutoff = min(failed) if failed else None
+        staged = sorted(self._staged, key=lambda s: s.sequence_number)
+        committable = [s for s in staged if cutoff is None or s.sequence_number < cutoff]
+        poison = [n for n in self._dead_lettered if cutoff is None or n < cutoff]
+        unwritten = [s for s in staged if cutoff is not None and s.sequence_number >= cutoff]
+        segments = _segments(committable, poison)
+        for index, (segment, last_sequence) in enumerate(segments):
+            try:
+                self._commit_segment(segment, last_sequence)
+            except Exception:
+                exc_info = sys.exc_info()
+                for later_segment, _ in segments[index:]:
+                    unwritten.extend(later_segment)
+                for staged_record in sorted(unwritten, key=lambda s: s.sequence_number):
+                    reporter.failure_handler(staged_record.record, exc_info)
+                self.summary.failed = len(reporter.fail_messages)
+                return self.summary
+        for staged_record in unwritten:
+            reporter.failure_handler(staged_record.record, (ValueError, ValueError("after a failed record"), None))
+        self.summary.failed = len(reporter.fail_messages)
+        return self.summary
+
+    def _commit_segment(self, segment: list[_Staged], last_sequence: int) -> None:
+        assert self._shard is not None
+        aggregates: dict[tuple[str, str], _IssueAggregate] = {}
+        for staged in segment:
+            key = (staged.project_id, staged.grouping.issue_id)
+            if key not in aggregates:
+                aggregates[key] = _IssueAggregate(first=staged, last=staged)
+            aggregates[key].add(staged)
+        for aggregate in aggregates.values():
+            self._payloads.put(
+                representative_key(aggregate.last.project_id, aggregate.last.grouping.issue_id), aggregate.last.payload
+            )
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            states = self._issues.current_states(list(aggregates))
+            items = [self._positions.advance_item(self._shard, self._position, last_sequence)]
+            for key, aggregate in aggregates.items():
+                state = states.get(key)
+                sketch, user_count = None, 0
+                if aggregate.users:
+                    sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
+                items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count))
+            token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
+            try:
+                self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise ConcurrentShardWriter(f"position of {self._shard} moved") from exc
+                if "ConditionalCheckFailed" in reasons:
+                    continue  # another shard updated one of these issues: re-read and try again
+                raise
+            self._position = last_sequence
+            self.summary.events += len(segment)
+            self.summary.issues_written += len(aggregates)
+            self.summary.transactions += 1
+            return
+        raise RuntimeError(f"issues kept changing under {_CONFLICT_ATTEMPTS} attempts")
+
+
+def _segments(staged: list[_Staged], poison: list[int]) -> list[tuple[list[_Staged], int]]:
+    """Consecutive runs of records touching at most MAX_ISSUES_PER_TRANSACTION issues, each with the sequence
+    number its transaction moves the position to (dead-lettered records in the run are covered too)."""
+    segments: list[tuple[list[_Staged], int]] = []
+    current: list[_Staged] = []
+    issues: set[tuple[str, str]] = set()
+    for item in staged:
+        key = (item.project_id, item.grouping.issue_id)
+        if key not in issues and len(issues) == MAX_ISSUES_PER_TRANSACTION:
+            segments.append((current, current[-1].sequence_number))
+            current, issues = [], set()
+        current.append(item)
+        issues.add(key)
+    last = max([current[-1].sequence_number] if current else [], default=None)
+    tail = max(poison, default=None)
+    if current or tail is not None:
+        end = max(n for n in (last, tail) if n is not None)
+        segments.append((current, end))
+    return segments

@@ -1,0 +1,48 @@
+"""Where each function finds its resources: physical names passed in by CDK (or the local stack) as
+environment variables. Read when a function first runs, never at import."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel
+
+from errata.store.issues import ISSUES_TABLE
+from errata.store.projects import PROJECTS_TABLE
+from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+
+EVENTS_STREAM_ENV = "ERRATA_EVENTS_STREAM"
+EVENT_PAYLOADS_BUCKET_ENV = "ERRATA_EVENT_PAYLOADS_BUCKET"
+DEAD_LETTER_QUEUE_ENV = "ERRATA_DEAD_LETTER_QUEUE_URL"
+
+
+class Settings(BaseModel):
+    projects_table: str = ""
+    issues_table: str = ""
+    stream_positions_table: str = ""
+    events_stream: str = ""
+    event_payloads_bucket: str = ""
+    dead_letter_queue_url: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            projects_table=env.get(PROJECTS_TABLE.env_var, ""),
+            issues_table=env.get(ISSUES_TABLE.env_var, ""),
+            stream_positions_table=env.get(STREAM_POSITIONS_TABLE.env_var, ""),
+            events_stream=env.get(EVENTS_STREAM_ENV, ""),
+            event_payloads_bucket=env.get(EVENT_PAYLOADS_BUCKET_ENV, ""),
+            dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """The inverse of `from_env`, for the local stack and for CDK."""
+        return {
+            PROJECTS_TABLE.env_var: self.projects_table,
+            ISSUES_TABLE.env_var: self.issues_table,
+            STREAM_POSITIONS_TABLE.env_var: self.stream_positions_table,
+            EVENTS_STREAM_ENV: self.events_stream,
+            EVENT_PAYLOADS_BUCKET_ENV: self.event_payloads_bucket,
+            DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,
+        }

@@ -1,0 +1,164 @@
+"""The issues table: one item per (project, issue) with its totals. Sorted listings come from GSIs keyed by
+project with the total as sort key, so "top issues by frequency/recency/users" is one Query, never a Scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from errata.store.dynamo import from_item, to_item
+from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
+from errata.timefmt import iso_utc
+
+IssueSort = Literal["frequency", "recency", "users"]
+
+_PROJECT = KeyAttribute("project_id")
+SORT_INDEXES: dict[str, GlobalIndex] = {
+    "frequency": GlobalIndex("by_frequency", _PROJECT, KeyAttribute("event_count", "N")),
+    "recency": GlobalIndex("by_recency", _PROJECT, KeyAttribute("last_seen")),
+    "users": GlobalIndex("by_users", _PROJECT, KeyAttribute("user_count", "N")),
+}
+ISSUES_TABLE = TableSpec(
+    logical_name="issues",
+    partition_key=_PROJECT,
+    sort_key=KeyAttribute("issue_id"),
+    indexes=tuple(SORT_INDEXES.values()),
+)
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """What a writer must know of an issue before changing it: the optimistic-lock revision and the sketch."""
+
+    revision: int
+    last_seen: str
+    user_sketch: bytes | None
+
+
+@dataclass
+class IssueDelta:
+    """What one batch adds to one issue."""
+
+    project_id: str
+    issue_id: str
+    grouping_config: str
+    type: str
+    title: str
+    culprit: str | None
+    level: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    first_release: str | None
+    last_release: str | None
+    last_event_id: str
+    payload_key: str
+
+
+class IssueStore:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def current_states(self, project_issue_ids: list[tuple[str, str]]) -> dict[tuple[str, str], IssueState]:
+        states: dict[tuple[str, str], IssueState] = {}
+        for start in range(0, len(project_issue_ids), 100):
+            keys = [to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "project_id, issue_id, revision, last_seen, user_sketch",
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    values = from_item(item)
+                    states[(values["project_id"], values["issue_id"])] = IssueState(
+                        revision=int(values.get("revision", 0)),
+                        last_seen=values.get("last_seen", ""),
+                        user_sketch=values.get("user_sketch"),
+                    )
+                request = response.get("UnprocessedKeys") or {}
+        return states
+
+    def update_item(
+        self, delta: IssueDelta, state: IssueState | None, user_sketch: bytes | None, user_count: int
+    ) -> dict[str, Any]:
+        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state` was read."""
+        last_seen = iso_utc(delta.last_seen)
+        if state is not None and state.last_seen > last_seen:
+            last_seen = state.last_seen  # another shard already saw a later event
+        names = {"#type": "type", "#level": "level", "#status": "status"}
+        values: dict[str, Any] = {
+            ":title": delta.title,
+            ":culprit": delta.culprit,
+            ":type": delta.type,
+            ":level": delta.level,
+            ":last_seen": last_seen,
+            ":first_seen": iso_utc(delta.first_seen),
+            ":grouping": delta.grouping_config,
+            ":unresolved": "unresolved",
+            ":count": delta.count,
+            ":one": 1,
+            ":last_event_id": delta.last_event_id,
+            ":payload_key": delta.payload_key,
+        }
+        sets = [
+            "title = :title",
+            "culprit = :culprit",
+            "#type = :type",
+            "#level = :level",
+            "last_seen = :last_seen",
+            "first_seen = if_not_exists(first_seen, :first_seen)",
+            "grouping_config = if_not_exists(grouping_config, :grouping)",
+            "#status = if_not_exists(#status, :unresolved)",
+            "last_event_id = :last_event_id",
+            "payload_key = :payload_key",
+        ]
+        if delta.first_release is not None:
+            sets.append("first_release = if_not_exists(first_release, :first_release)")
+            values[":first_release"] = delta.first_release
+        if delta.last_release is not None:
+            sets.append("last_release = :last_release")
+            values[":last_release"] = delta.last_release
+        if user_sketch is not None:
+            sets.append("user_sketch = :user_sketch, user_count = :user_count")
+            values[":user_sketch"] = user_sketch
+            values[":user_count"] = user_count
+        else:
+            sets.append("user_count = if_not_exists(user_count, :zero)")
+            values[":zero"] = 0
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"project_id": delta.project_id, "issue_id": delta.issue_id}),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD event_count :count, revision :one",
+            "ExpressionAttributeNames": names,
+        }
+        if state is None:
+            update["ConditionExpression"] = "attribute_not_exists(issue_id)"
+        else:
+            update["ConditionExpression"] = "revision = :revision"
+            values[":revision"] = state.revision
+        update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
+
+    def list_issues(self, project_id: str, sort: IssueSort, limit: int) -> list[dict[str, Any]]:
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=SORT_INDEXES[sort].name,
+            KeyConditionExpression="project_id = :project",
+            ExpressionAttributeValues=to_item({":project": project_id}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [from_item(item) for item in response.get("Items", [])]
+
+    def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key=to_item({"project_id": project_id, "issue_id": issue_id})
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None

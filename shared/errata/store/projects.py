@@ -1,0 +1,62 @@
+"""The projects table: projects with their DSN public keys, and dashboard API tokens (stored as SHA-256
+hashes, never in clear)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from errata.store.dynamo import from_item, to_item
+from errata.store.tables import KeyAttribute, TableSpec
+
+PROJECTS_TABLE = TableSpec(logical_name="projects", partition_key=KeyAttribute("pk"))
+
+_PROJECT = "project#"
+_TOKEN = "token#"
+
+
+class Project(BaseModel):
+    project_id: str
+    name: str
+    public_keys: list[str] = Field(default_factory=list)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ProjectStore:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def get_project(self, project_id: str) -> Project | None:
+        response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"pk": _PROJECT + project_id}))
+        item = response.get("Item")
+        if not item:
+            return None
+        values = from_item(item)
+        return Project(project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", []))
+
+    def put_project(self, project: Project) -> None:
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item=to_item({"pk": _PROJECT + project.project_id, "kind": "project", **project.model_dump()}),
+        )
+
+    def add_api_token(self, token: str, name: str) -> None:
+        self._dynamodb.put_item(
+            TableName=self._table, Item=to_item({"pk": _TOKEN + _token_hash(token), "kind": "token", "name": name})
+        )
+
+    def is_valid_api_token(self, token: str) -> bool:
+        if not token:
+            return False
+        digest = _token_hash(token)
+        response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"pk": _TOKEN + digest}))
+        item = response.get("Item")
+        # compare_digest: the lookup already matched, but keep the comparison constant-time by habit.
+        return bool(item) and hmac.compare_digest(from_item(item)["pk"], _TOKEN + digest)
