@@ -59,7 +59,9 @@ def list_issues(
 
 
 @app.get("/api/projects/<project_id>/issues/<issue_id>")
-def get_issue(project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]) -> IssueDetail:
+def get_issue(
+    project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]
+) -> IssueDetail:
     detail = _deps()[0].issue_detail(project_id, issue_id)
     if detail is None:
         raise NotFoundError(f"no issue {issue_id} in project {project_id}")

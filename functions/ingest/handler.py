@@ -20,7 +20,9 @@ from errata.wiring import Clients, ingest_service
 logger = Logger(service="ingest")
 metrics = Metrics(namespace="Errata", service="ingest")
 # Browser SDKs post cross-origin and authenticate with ?sentry_key=.
-app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"]))
+app = APIGatewayHttpResolver(
+    cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"])
+)
 
 
 @cache
@@ -55,7 +57,7 @@ def store(project_id: str) -> dict[str, Any]:
     return _ingest(project_id, "store")
 
 
-@app.exception_handler(ErrataError)
+@app.exception_handler(ErrataError)  # type: ignore[untyped-decorator]
 def client_error(error: ErrataError) -> Response[dict[str, str]]:
     metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={"code": error.code, "detail": error.detail})
@@ -66,7 +68,7 @@ def client_error(error: ErrataError) -> Response[dict[str, str]]:
     )
 
 
-@app.exception_handler(StreamUnavailable)
+@app.exception_handler(StreamUnavailable)  # type: ignore[untyped-decorator]
 def stream_unavailable(error: StreamUnavailable) -> Response[dict[str, str]]:
     logger.error("stream unavailable", extra={"detail": str(error)})
     return Response(

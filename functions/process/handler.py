@@ -16,7 +16,6 @@ from errata.wiring import Clients, issue_batch
 
 logger = Logger(service="process")
 metrics = Metrics(namespace="Errata", service="process")
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, logger=logger)
 
 
 @cache
@@ -32,6 +31,9 @@ def new_batch() -> IssueBatch:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch = new_batch()
+    # One processor per invocation: it holds the batch's state, and the local stack runs shards in parallel
+    # threads of one process.
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
     with processor(records=event["Records"], handler=batch.stage, lambda_context=context):
         processor.process()
         summary = batch.commit(processor)

@@ -34,7 +34,7 @@ def local_aws_environment(endpoint: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }
@@ -72,7 +72,9 @@ class EmbeddedAws:
         stream = f"{prefix}-events"
         kinesis = self.client("kinesis")
         kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
-        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+        )
         bucket = f"{prefix}-event-payloads"
         self.client("s3").create_bucket(Bucket=bucket)
         queue_url = self.client("sqs").create_queue(QueueName=f"{prefix}-dead-letters")["QueueUrl"]

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="errata", description="Errata: error monitoring on AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole pipeline locally on an embedded AWS (moto)")
-    dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)")
+    dev.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)"
+    )
     dev.set_defaults(run=_dev)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -82,7 +82,9 @@ class ShardPoller:
             while batch:
                 self.batches += 1
                 try:
-                    result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
+                    result = self._handler(
+                        self._event(batch), LocalLambdaContext(function_name="errata-local-process")
+                    )
                 except Exception:
                     logger.exception("processor raised on a batch of %d records", len(batch))
                     attempts += 1
@@ -100,7 +102,9 @@ class ShardPoller:
                 lowest = min(int(sequence) for sequence in failures)
                 attempts += 1
                 if attempts > self._settings.maximum_retry_attempts:
-                    self._send_to_on_failure([r for r in batch if int(r["SequenceNumber"]) >= lowest], "RetryAttemptsExhausted")
+                    self._send_to_on_failure(
+                        [r for r in batch if int(r["SequenceNumber"]) >= lowest], "RetryAttemptsExhausted"
+                    )
                     break
                 # Like the mapping: retry from the lowest failed record; records before it are done.
                 batch = [r for r in batch if int(r["SequenceNumber"]) >= lowest]
@@ -158,8 +162,15 @@ class StreamPoller:
     ) -> None:
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.shards = [
-            ShardPoller(kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url,
-                        settings or EventSourceSettings())
+            ShardPoller(
+                kinesis,
+                sqs,
+                stream_name,
+                shard["ShardId"],
+                handler,
+                on_failure_queue_url,
+                settings or EventSourceSettings(),
+            )
             for shard in shards
         ]
         self._stop = threading.Event()

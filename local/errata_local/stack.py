@@ -47,7 +47,9 @@ def _handlers() -> tuple[ModuleType, ModuleType, ModuleType]:
 
 
 class LocalStack:
-    def __init__(self, port: int = 8000, aws_port: int = 0, event_source: EventSourceSettings | None = None) -> None:
+    def __init__(
+        self, port: int = 8000, aws_port: int = 0, event_source: EventSourceSettings | None = None
+    ) -> None:
         self._port = port
         self._aws = EmbeddedAws(aws_port)
         self._event_source = event_source or EventSourceSettings()
@@ -69,8 +71,9 @@ class LocalStack:
         projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
         projects.add_api_token(api_token, name="local")
 
-        self._server = make_server("127.0.0.1", self._port, Gateway(ingest.lambda_handler, api.lambda_handler),
-                                   threaded=True)
+        self._server = make_server(
+            "127.0.0.1", self._port, Gateway(ingest.lambda_handler, api.lambda_handler), threaded=True
+        )
         port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()

@@ -56,8 +56,10 @@ class ProjectKeys:
     def authorize(self, project_id: str, public_key: str) -> Project:
         now = self._clock()
         cached = self._cache.get(project_id)
-        if cached is None or now - cached[0] > _PROJECT_CACHE_SECONDS or (
-            cached[1] is not None and public_key not in cached[1].public_keys
+        if (
+            cached is None
+            or now - cached[0] > _PROJECT_CACHE_SECONDS
+            or (cached[1] is not None and public_key not in cached[1].public_keys)
         ):
             cached = (now, self._projects.get_project(project_id))
             self._cache[project_id] = cached
@@ -68,7 +70,9 @@ class ProjectKeys:
 
 
 class IngestService:
-    def __init__(self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self._keys = keys
         self._stream = stream
         self._clock = clock
@@ -123,11 +127,15 @@ class IngestService:
             event = parse_json_object(payload, "event")
             event_id = _event_id(event.get("event_id") or fallback_id)
             event["event_id"] = event_id
-            record = IngestedEvent(project_id=project_id, event_id=event_id, received_at=received_at, payload=event)
+            record = IngestedEvent(
+                project_id=project_id, event_id=event_id, received_at=received_at, payload=event
+            )
             data = record.encode()
             if len(data) > MAX_STREAM_RECORD_BYTES:
                 # Only an event of incompressible noise gets here; Kinesis would refuse it.
-                raise PayloadTooLarge(f"event does not fit a stream record even compressed ({len(data)} bytes)")
+                raise PayloadTooLarge(
+                    f"event does not fit a stream record even compressed ({len(data)} bytes)"
+                )
             records.append(StreamRecord(partition_key=event_id, data=data))
             result.event_id = event_id
             result.items["event"] += 1
@@ -143,4 +151,3 @@ def _event_id(value: object) -> str:
         except ValueError:
             pass
     return uuid.uuid4().hex
-

@@ -161,7 +161,9 @@ class IssueBatch:
         try:
             ingested = IngestedEvent.decode(data)
         except UnprocessableRecord as exc:
-            self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc))
+            self._dead_letters.send(
+                source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc)
+            )
             self._dead_lettered.append(sequence_number)
             self.summary.dead_lettered += 1
             return "dead-lettered"
@@ -202,7 +204,9 @@ class IssueBatch:
                 self.summary.failed = len(reporter.fail_messages)
                 return self.summary
         for staged_record in unwritten:
-            reporter.failure_handler(staged_record.record, (ValueError, ValueError("after a failed record"), None))
+            reporter.failure_handler(
+                staged_record.record, (ValueError, ValueError("after a failed record"), None)
+            )
         self.summary.failed = len(reporter.fail_messages)
         return self.summary
 
@@ -216,7 +220,8 @@ class IssueBatch:
             aggregates[key].add(staged)
         for aggregate in aggregates.values():
             self._payloads.put(
-                representative_key(aggregate.last.project_id, aggregate.last.grouping.issue_id), aggregate.last.payload
+                representative_key(aggregate.last.project_id, aggregate.last.grouping.issue_id),
+                aggregate.last.payload,
             )
         for attempt in range(_CONFLICT_ATTEMPTS):
             states = self._issues.current_states(list(aggregates))
@@ -227,7 +232,9 @@ class IssueBatch:
                 if aggregate.users:
                     sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
                 items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count))
-            token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
+            token = hashlib.sha256(
+                f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()
+            ).hexdigest()
             try:
                 self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
             except ClientError as exc:

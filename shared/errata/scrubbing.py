@@ -13,15 +13,21 @@ from urllib.parse import parse_qsl, urlencode
 
 FILTERED = "[Filtered]"
 
-SENSITIVE_KEY = re.compile(
-    r"password|passwd|secret|token|api[-_]?key|apikey|auth|credentials|mysql_pwd|private[-_]?key|otp|"
-    r"two[-_]factor|cookie|session[-_]?id|csrf|x[-_]forwarded[-_]for|x[-_]real[-_]ip",
-    re.IGNORECASE,
-)
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+@")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+_KEY_WORDS = (
+    r"password|passwd|secret|token|api[-_]?key|apikey|auth|credentials|mysql_pwd|private[-_]?key|otp|"
+    r"two[-_]factor|cookie|session[-_]?id|csrf"
+)
+# `token=abc` inside any text: query strings quoted in URLs, reprs of requests, form bodies.
+_KEY_VALUE = re.compile(rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*=)([^&\s'\"<>,;)]+)", re.IGNORECASE)
+SENSITIVE_KEY = re.compile(rf"{_KEY_WORDS}|x[-_]forwarded[-_]for|x[-_]real[-_]ip", re.IGNORECASE)
+# `secret_token = "tok_live_abc"` in source context lines and logged dicts.
+_KEY_QUOTED = re.compile(
+    rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*[\"']?\s*[:=]\s*)([\"'])[^\"'\n]*\2", re.IGNORECASE
+)
 _MAX_DEPTH = 64
 
 
@@ -38,11 +44,18 @@ def _scrub(value: Any, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         return FILTERED
     if isinstance(value, dict):
-        return {key: FILTERED if _is_sensitive_key(key) and _has_content(item) else _scrub(item, depth + 1)
-                for key, item in value.items()}
+        return {
+            key: FILTERED if _is_sensitive_key(key) and _has_content(item) else _scrub(item, depth + 1)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         # Headers and tags may come as [name, value] pairs.
-        if len(value) == 2 and isinstance(value[0], str) and _is_sensitive_key(value[0]) and _has_content(value[1]):
+        if (
+            len(value) == 2
+            and isinstance(value[0], str)
+            and _is_sensitive_key(value[0])
+            and _has_content(value[1])
+        ):
             return [value[0], FILTERED]
         return [_scrub(item, depth + 1) for item in value]
     if isinstance(value, str):
@@ -54,6 +67,8 @@ def scrub_text(text: str) -> str:
     text = _PEM.sub(FILTERED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
     text = _URL_USERINFO.sub(f"{FILTERED}@", text)
+    text = _KEY_QUOTED.sub(lambda m: m.group(1) + m.group(2) + FILTERED + m.group(2), text)
+    text = _KEY_VALUE.sub(lambda m: m.group(1) + FILTERED, text)
     return _CARD.sub(_filter_card, text)
 
 
@@ -68,7 +83,9 @@ def _scrub_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         return query
-    return urlencode([(key, FILTERED if _is_sensitive_key(key) else value) for key, value in pairs], safe="[]")
+    return urlencode(
+        [(key, FILTERED if _is_sensitive_key(key) else value) for key, value in pairs], safe="[]"
+    )
 
 
 def _is_sensitive_key(key: object) -> bool:

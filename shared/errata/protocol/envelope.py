@@ -1,9 +1,9 @@
 """Sentry envelope framing (https://develop.sentry.dev/sdk/data-model/envelopes/).
 
-    {envelope header JSON}\n
-    {item header JSON, optionally with "length"}\n
-    <payload: exactly `length` bytes, or up to the next newline>\n
-    ...
+{envelope header JSON}\n
+{item header JSON, optionally with "length"}\n
+<payload: exactly `length` bytes, or up to the next newline>\n
+...
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ class EventStream:
             if not response.get("FailedRecordCount"):
                 return
             # PutRecords is not all-or-nothing: resend only the entries that failed (throttled shards).
-            pending = [entry for entry, result in zip(pending, response["Records"], strict=True) if "ErrorCode" in result]
+            pending = [
+                entry
+                for entry, result in zip(pending, response["Records"], strict=True)
+                if "ErrorCode" in result
+            ]
             time.sleep(0.05 * 2**attempt)
         raise StreamUnavailable(f"{len(pending)} records were not accepted by the stream")

@@ -64,7 +64,9 @@ class IssueStore:
     def current_states(self, project_issue_ids: list[tuple[str, str]]) -> dict[tuple[str, str], IssueState]:
         states: dict[tuple[str, str], IssueState] = {}
         for start in range(0, len(project_issue_ids), 100):
-            keys = [to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]]
+            keys = [
+                to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]
+            ]
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": keys,
@@ -87,7 +89,7 @@ class IssueStore:
     def update_item(
         self, delta: IssueDelta, state: IssueState | None, user_sketch: bytes | None, user_count: int
     ) -> dict[str, Any]:
-        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state` was read."""
+        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`."""
         last_seen = iso_utc(delta.last_seen)
         if state is not None and state.last_seen > last_seen:
             last_seen = state.last_seen  # another shard already saw a later event

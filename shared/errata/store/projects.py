@@ -15,7 +15,7 @@ from errata.store.tables import KeyAttribute, TableSpec
 PROJECTS_TABLE = TableSpec(logical_name="projects", partition_key=KeyAttribute("pk"))
 
 _PROJECT = "project#"
-_TOKEN = "token#"
+_TOKEN = "token#"  # noqa: S105 - a key prefix, not a secret
 
 
 class Project(BaseModel):
@@ -39,7 +39,9 @@ class ProjectStore:
         if not item:
             return None
         values = from_item(item)
-        return Project(project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", []))
+        return Project(
+            project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", [])
+        )
 
     def put_project(self, project: Project) -> None:
         self._dynamodb.put_item(
@@ -49,7 +51,8 @@ class ProjectStore:
 
     def add_api_token(self, token: str, name: str) -> None:
         self._dynamodb.put_item(
-            TableName=self._table, Item=to_item({"pk": _TOKEN + _token_hash(token), "kind": "token", "name": name})
+            TableName=self._table,
+            Item=to_item({"pk": _TOKEN + _token_hash(token), "kind": "token", "name": name}),
         )
 
     def is_valid_api_token(self, token: str) -> bool:

@@ -18,12 +18,14 @@ class StreamPositionStore:
         self._table = table_name
 
     def position(self, shard: str) -> int | None:
-        response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"shard": shard}), ConsistentRead=True)
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key=to_item({"shard": shard}), ConsistentRead=True
+        )
         item = response.get("Item")
         return int(from_item(item)["sequence_number"]) if item else None
 
     def advance_item(self, shard: str, previous: int | None, new: int) -> dict[str, Any]:
-        """A TransactWriteItems entry moving the shard from `previous` to `new`, failing if anyone moved it."""
+        """A TransactWriteItems entry moving the shard from `previous` to `new`; fails if it moved."""
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item({"shard": shard}),

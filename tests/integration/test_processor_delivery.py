@@ -1,0 +1,169 @@
+"""The processor under Kinesis delivery: redelivered batches, poison records, partial failures.
+Batches go to the real handler directly, as the event source mapping would, on a shard of their own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import errata.processing
+from errata.models.ingested import IngestedEvent
+from errata_local.lambda_context import LocalLambdaContext
+from errata_local.stack import LocalStack, StackInfo
+from functions.process import handler as process
+from tests.integration.conftest import TestProject
+
+pytestmark = pytest.mark.integration
+STREAM_ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/errata-local-events"
+
+
+class Shard:
+    """A shard of our own, so the stack's poller never sees these records."""
+
+    def __init__(self) -> None:
+        self.shard_id = f"shardId-test-{uuid.uuid4().hex[:12]}"
+        self.sequence = 49_650_000_000_000_000_000_000_000_000_000_000_000_000_000_000
+
+    def record(self, data: bytes) -> dict[str, Any]:
+        self.sequence += 1
+        return {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": uuid.uuid4().hex,
+                "sequenceNumber": str(self.sequence),
+                "data": base64.b64encode(data).decode(),
+                "approximateArrivalTimestamp": 1795755935.7,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{self.shard_id}:{self.sequence}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::000000000000:role/process",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": STREAM_ARN,
+        }
+
+
+def _event_record(
+    shard: Shard, project: TestProject, message: str, user: str | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"message": message, "release": "api@3.1.0"}
+    if user:
+        payload["user"] = {"id": user}
+    ingested = IngestedEvent(
+        project_id=project.project_id,
+        event_id=uuid.uuid4().hex,
+        received_at=datetime.now(UTC),
+        payload=payload,
+    )
+    return shard.record(ingested.encode())
+
+
+def _deliver(records: list[dict[str, Any]]) -> list[str]:
+    response = process.lambda_handler({"Records": records}, LocalLambdaContext(function_name="process"))
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def _counts(project: TestProject) -> dict[str, int]:
+    return {issue["title"]: issue["count"] for issue in project.issues()}
+
+
+def test_replaying_a_batch_does_not_change_any_count(project: TestProject) -> None:
+    shard = Shard()
+    batch = [_event_record(shard, project, f"job {n} failed", user=f"u{n % 3}") for n in range(30)]
+    batch += [_event_record(shard, project, "cache miss storm") for _ in range(12)]
+    assert _deliver(batch) == []
+    first = _counts(project)
+    assert first == {"job 29 failed": 30, "cache miss storm": 12}  # titled by the latest event
+    assert _deliver(batch) == []
+    assert _deliver(batch[10:25]) == []  # a redelivered middle slice, as after a bisect
+    assert _counts(project) == first
+    users = {issue["title"]: issue["user_count"] for issue in project.issues()}
+    assert users["cache miss storm"] == 0
+    assert users["job 29 failed"] == 3
+
+
+def test_a_poison_record_goes_to_the_dead_letter_queue_with_its_data(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    shard = Shard()
+    poison = shard.record(b"\x00 definitely not an ingested event")
+    batch = [
+        _event_record(shard, project, "before poison"),
+        poison,
+        _event_record(shard, project, "after poison"),
+    ]
+    assert _deliver(batch) == [], "a poison record is handled by dead-lettering, not retried forever"
+    assert sorted(_counts(project)) == ["after poison", "before poison"]
+
+    sqs: Any = stack.client("sqs")
+    messages = sqs.receive_message(QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    mine = [b for b in bodies if b.get("sequence_number") == poison["kinesis"]["sequenceNumber"]]
+    assert len(mine) == 1
+    assert base64.b64decode(mine[0]["data_base64"]) == b"\x00 definitely not an ingested event"
+    assert shard.shard_id in mine[0]["source"]
+    assert "not an ingested event record" in mine[0]["reason"]
+    assert _deliver(batch) == []  # redelivered: already covered by the position, not dead-lettered twice
+    again = sqs.receive_message(
+        QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+    )
+    assert not [m for m in again.get("Messages", []) if poison["kinesis"]["sequenceNumber"] in m["Body"]]
+
+
+def test_a_record_that_fails_is_reported_and_redelivery_from_it_counts_each_event_once(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = Shard()
+    batch = [_event_record(shard, project, f"row {n} rejected") for n in range(10)]
+    real_fingerprint = errata.processing.fingerprint_event
+    failing_event = "row 6 rejected"
+
+    def flaky(event: Any) -> Any:
+        if event.message == failing_event:
+            raise ConnectionError("a transient fault while processing")
+        return real_fingerprint(event)
+
+    monkeypatch.setattr(errata.processing, "fingerprint_event", flaky)
+    failures = _deliver(batch)
+    assert failures[0] == batch[6]["kinesis"]["sequenceNumber"]
+    assert set(failures) == {r["kinesis"]["sequenceNumber"] for r in batch[6:]}
+    assert sum(_counts(project).values()) == 6, "records before the failure are written"
+
+    monkeypatch.setattr(errata.processing, "fingerprint_event", real_fingerprint)
+    assert _deliver(batch[6:]) == []  # the mapping resumes at the lowest failed sequence number
+    assert sum(_counts(project).values()) == 10
+    assert _deliver(batch) == []  # and a full replay changes nothing
+    assert sum(_counts(project).values()) == 10
+
+
+def _stored_counts(stack: LocalStack, info: StackInfo, project: TestProject) -> list[int]:
+    dynamodb: Any = stack.client("dynamodb")
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=info.settings.issues_table,
+        KeyConditionExpression="project_id = :p",
+        ExpressionAttributeValues={":p": {"S": project.project_id}},
+    )
+    return [int(item["event_count"]["N"]) for page in pages for item in page["Items"]]
+
+
+def test_a_batch_with_more_issues_than_a_transaction_holds_is_written_in_segments(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    shard = Shard()
+    kinds = [f"failure kind {chr(65 + n // 26)}{chr(65 + n % 26)}" for n in range(150)]
+    batch = [_event_record(shard, project, kind) for kind in kinds] + [
+        _event_record(shard, project, kinds[0])
+    ]
+    assert _deliver(batch) == []
+    counts = _stored_counts(stack, info, project)
+    assert (len(counts), sum(counts), max(counts)) == (150, 151, 2)
+    assert _deliver(batch) == []
+    assert sorted(_stored_counts(stack, info, project)) == sorted(counts)
