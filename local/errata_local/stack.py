@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -37,6 +40,24 @@ class StackInfo:
     aws_endpoint: str
 
 
+def _local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The module's handler, as the local stack calls it. Metrics are disabled locally, but Powertools then
+    keeps them in memory instead of clearing them after each invocation (and prints them anyway at 100
+    values): clear them after every call, as a flush in Lambda would."""
+    handler = module.lambda_handler
+    metrics = getattr(module, "metrics", None)
+
+    def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = handler(event, context)
+            return result
+        finally:
+            if metrics is not None:
+                metrics.clear_metrics()
+
+    return invoke
+
+
 def _handlers() -> tuple[ModuleType, ModuleType, ModuleType]:
     modules = [importlib.import_module(name) for name in HANDLER_MODULES]
     # Handlers build their clients once per process ("cold start"); a new stack is a new cold start.
@@ -59,6 +80,7 @@ class LocalStack:
         self.info: StackInfo | None = None
 
     def start(self) -> StackInfo:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self._aws.start()
         settings = self._aws.provision()
         os.environ.update(settings.as_env())
@@ -72,7 +94,7 @@ class LocalStack:
         projects.add_api_token(api_token, name="local")
 
         self._server = make_server(
-            "127.0.0.1", self._port, Gateway(ingest.lambda_handler, api.lambda_handler), threaded=True
+            "127.0.0.1", self._port, Gateway(_local_invoke(ingest), _local_invoke(api)), threaded=True
         )
         port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
@@ -81,7 +103,7 @@ class LocalStack:
             self._aws.client("kinesis"),
             self._aws.client("sqs"),
             settings.events_stream,
-            process.lambda_handler,
+            _local_invoke(process),
             settings.dead_letter_queue_url,
             self._event_source,
         )
