@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 PORT ?= 8000
 STAGE ?= dev
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the one pip installs as a module (no PATH or shim changes needed).
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: dev test lint bootstrap
 
 bootstrap:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
 dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
