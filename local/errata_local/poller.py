@@ -1,6 +1,6 @@
 """The Kinesis event source mapping, emulated (moto cannot invoke Lambda without Docker).
 
-Like the real mapping: one poller per shard, batches handed to the processor in order, partial batch
+Like the real mapping: each shard's batches handed to the processor in order, partial batch
 responses honoured (resume from the lowest failed sequence number), whole-batch errors retried with the
 batch bisected, bounded retries, then the batch's description sent to the on-failure destination and the
 shard moves on."""
@@ -11,7 +11,6 @@ import base64
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,25 +52,21 @@ class ShardPoller:
         self._stream_arn: str = description["StreamARN"]
         self.batches = 0
 
-    def run(self, stop: threading.Event) -> None:
-        iterator = self._kinesis.get_shard_iterator(
+    def open(self) -> None:
+        self._iterator: str | None = self._kinesis.get_shard_iterator(
             StreamName=self._stream_name, ShardId=self._shard_id, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        while not stop.is_set():
-            try:
-                response = self._kinesis.get_records(ShardIterator=iterator, Limit=self._settings.batch_size)
-            except Exception:
-                if stop.is_set():
-                    return
-                logger.exception("get_records failed; retrying")
-                time.sleep(0.5)
-                continue
-            iterator = response["NextShardIterator"]
-            records = response["Records"]
-            if not records:
-                stop.wait(self._settings.idle_poll_seconds)
-                continue
+
+    def poll_once(self) -> bool:
+        """Fetches and delivers one batch; False when the shard had nothing new."""
+        if self._iterator is None:
+            return False  # the shard was closed (resharded) and fully read
+        response = self._kinesis.get_records(ShardIterator=self._iterator, Limit=self._settings.batch_size)
+        self._iterator = response.get("NextShardIterator")
+        records = response["Records"]
+        if records:
             self.deliver(records)
+        return bool(records)
 
     def deliver(self, records: list[dict[str, Any]]) -> None:
         """Hands one batch to the processor until it is done, or retries are spent."""
@@ -149,7 +144,9 @@ class ShardPoller:
 
 
 class StreamPoller:
-    """One thread per shard, as the event source mapping runs one concurrent batch per shard."""
+    """Polls every shard, round-robin, from one thread. The mapping runs shards concurrently, but moto's
+    DynamoDB takes no locks: two concurrent conditional writes to one item can both pass their condition
+    and lose an update. Serializing the processor keeps the local counts exact; per-shard order is kept."""
 
     def __init__(
         self,
@@ -160,30 +157,36 @@ class StreamPoller:
         on_failure_queue_url: str,
         settings: EventSourceSettings | None = None,
     ) -> None:
+        self._settings = settings or EventSourceSettings()
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.shards = [
             ShardPoller(
-                kinesis,
-                sqs,
-                stream_name,
-                shard["ShardId"],
-                handler,
-                on_failure_queue_url,
-                settings or EventSourceSettings(),
+                kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url, self._settings
             )
             for shard in shards
         ]
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=shard.run, args=(self._stop,), name=f"poller-{i}", daemon=True)
-            for i, shard in enumerate(self.shards)
-        ]
+        self._thread = threading.Thread(target=self._run, name="kinesis-poller", daemon=True)
+
+    def _run(self) -> None:
+        for shard in self.shards:
+            shard.open()
+        while not self._stop.is_set():
+            delivered = False
+            for shard in self.shards:
+                try:
+                    delivered = shard.poll_once() or delivered
+                except Exception:
+                    if self._stop.is_set():
+                        return
+                    logger.exception("polling a shard failed; retrying")
+                    self._stop.wait(0.5)
+            if not delivered:
+                self._stop.wait(self._settings.idle_poll_seconds)
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._thread.join(timeout=10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,3 +168,27 @@ def test_a_batch_with_more_issues_than_a_transaction_holds_is_written_in_segment
     assert (len(counts), sum(counts), max(counts)) == (150, 151, 2)
     assert _deliver(batch) == []
     assert sorted(_stored_counts(stack, info, project)) == sorted(counts)
+
+
+def test_a_concurrent_update_of_the_same_issue_is_retried_not_lost(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_shard, second_shard = Shard(), Shard()
+    assert _deliver([_event_record(first_shard, project, "lock contention", user="a")]) == []
+
+    real_states = errata.processing.IssueStore.current_states
+    reads: list[int] = []
+
+    def stale_first_read(self: Any, keys: list[tuple[str, str]]) -> Any:
+        states = real_states(self, keys)
+        reads.append(len(states))
+        if len(reads) == 1:  # as if another shard wrote between our read and our write
+            return {key: replace(state, revision=state.revision - 1) for key, state in states.items()}
+        return states
+
+    monkeypatch.setattr(errata.processing.IssueStore, "current_states", stale_first_read)
+    batch = [_event_record(second_shard, project, "lock contention", user="b") for _ in range(3)]
+    assert _deliver(batch) == []
+    assert len(reads) == 2, "the cancelled transaction was retried after a fresh read"
+    issue = project.issues()[0]
+    assert (issue["count"], issue["user_count"]) == (4, 2)
