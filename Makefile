@@ -1,25 +1,45 @@
-# Every target bootstraps itself: uv is installed with pip when missing, then `uv sync` installs the rest.
+# Every target bootstraps itself: uv is installed with pip when missing, then `uv sync` installs the Python
+# dependencies from uv.lock and `npm ci` the CDK CLI and Node 22 from package-lock.json.
 SHELL := /bin/bash
 PORT ?= 8000
 STAGE ?= dev
 # uv from PATH, else the one pip installs as a module (no PATH or shim changes needed).
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# The CDK toolchain's Node 22 (node_modules/.bin) comes first; jsii runs on it.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 
-.PHONY: dev test lint bootstrap
+.PHONY: dev test build synth deploy bench lint bootstrap bootstrap-node
+
+dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
+	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)
+
+test: bootstrap bootstrap-node build ## lint, type-check and run every test
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy shared local functions infra
+	$(UV) run --frozen pytest
+
+build: bootstrap ## the Lambda layer and function folders in .build/, without Docker
+	@UV="$(UV)" bash layers/build.sh
+
+synth: bootstrap bootstrap-node build ## cdk.out/<stage>: the stage's CloudFormation templates, offline
+	$(UV) run --frozen python -m infra.app --stage $(STAGE) --outdir cdk.out/$(STAGE)
+
+deploy: bootstrap bootstrap-node build ## deploy a stage with the AWS credentials in your environment
+	cdk deploy --all --require-approval broadening -c stage=$(STAGE) \
+	  $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL))
+
+bench: bootstrap
+	$(UV) run --frozen python bench/pipeline.py
+
+lint: bootstrap
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
-dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
-	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)
-
-test: bootstrap ## lint, type-check and run every test
-	$(UV) run --frozen ruff check .
-	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy shared local functions
-	$(UV) run --frozen pytest
-
-lint: bootstrap
-	$(UV) run --frozen ruff check --fix .
-	$(UV) run --frozen ruff format .
+bootstrap-node:
+	@[ -x node_modules/.bin/cdk ] && [ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund --loglevel=error

@@ -47,12 +47,15 @@ def _ingest(project_id: str, endpoint: Endpoint) -> dict[str, Any]:
     return {"id": result.event_id} if result.event_id else {}
 
 
+# Sentry's paths end in "/"; some SDKs (and proxies) drop it, so both forms are served.
 @app.post("/api/<project_id>/envelope/")
+@app.post("/api/<project_id>/envelope")
 def envelope(project_id: str) -> dict[str, Any]:
     return _ingest(project_id, "envelope")
 
 
 @app.post("/api/<project_id>/store/")
+@app.post("/api/<project_id>/store")
 def store(project_id: str) -> dict[str, Any]:
     return _ingest(project_id, "store")
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import boto3
 
+from errata import naming
+from errata.naming import physical_name
 from errata.settings import Settings
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -89,19 +91,26 @@ class EmbeddedAws:
 
     def provision(self, prefix: str = "errata-local") -> Settings:
         """Creates the stream, tables, bucket and dead-letter queue; returns their names for the handlers."""
-        names = {spec.logical_name: f"{prefix}-{spec.logical_name.replace('_', '-')}" for spec in TABLES}
+        names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
         dynamodb = self.client("dynamodb")
         for spec in TABLES:
             dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
-        stream = f"{prefix}-events"
+            if spec.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=names[spec.logical_name],
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
+        stream = physical_name(prefix, naming.EVENTS_STREAM)
         kinesis = self.client("kinesis")
         kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
         kinesis.get_waiter("stream_exists").wait(
             StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
         )
-        bucket = f"{prefix}-event-payloads"
+        bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
         self.client("s3").create_bucket(Bucket=bucket)
-        queue_url = self.client("sqs").create_queue(QueueName=f"{prefix}-dead-letters")["QueueUrl"]
+        queue_url = self.client("sqs").create_queue(
+            QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE)
+        )["QueueUrl"]
         return Settings(
             projects_table=names[PROJECTS_TABLE.logical_name],
             issues_table=names[ISSUES_TABLE.logical_name],

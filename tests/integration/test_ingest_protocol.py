@@ -75,6 +75,17 @@ def test_store_endpoint_and_query_string_auth(project: TestProject) -> None:
     assert wait_for(lambda: project.issues())[0]["title"] == "legacy store"
 
 
+def test_paths_without_the_trailing_slash_are_served_too(project: TestProject) -> None:
+    response = requests.post(
+        f"{project.base_url}/api/{project.project_id}/envelope",
+        data=_envelope({"message": "no slash"}),
+        headers=_auth(project.public_key),
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert wait_for(lambda: project.issues())[0]["title"] == "no slash"
+
+
 def test_envelope_header_dsn_authenticates_alone(project: TestProject) -> None:
     payload = json.dumps({"message": "dsn in header"}).encode()
     body = json.dumps({"dsn": project.dsn}).encode() + b'\n{"type":"event"}\n' + payload

@@ -4,12 +4,18 @@ redelivered record a no-op (see docs/decisions/0002-idempotency.md)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from errata.store.dynamo import from_item, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 
-STREAM_POSITIONS_TABLE = TableSpec(logical_name="stream_positions", partition_key=KeyAttribute("shard"))
+STREAM_POSITIONS_TABLE = TableSpec(
+    logical_name="stream_positions", partition_key=KeyAttribute("shard"), ttl_attribute="expires_at"
+)
+# A position is useless once its records have left the stream (retention is at most 30 days by the stage
+# config); the TTL clears positions of shards closed by resharding.
+POSITION_TTL_SECONDS = 31 * 24 * 3600
 
 
 class StreamPositionStore:
@@ -29,12 +35,13 @@ class StreamPositionStore:
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item({"shard": shard}),
-            "UpdateExpression": "SET sequence_number = :new",
+            "UpdateExpression": "SET sequence_number = :new, expires_at = :expires_at",
         }
+        values: dict[str, Any] = {":new": str(new), ":expires_at": int(time.time()) + POSITION_TTL_SECONDS}
         if previous is None:
             update["ConditionExpression"] = "attribute_not_exists(sequence_number)"
-            update["ExpressionAttributeValues"] = to_item({":new": str(new)})
         else:
             update["ConditionExpression"] = "sequence_number = :previous"
-            update["ExpressionAttributeValues"] = to_item({":new": str(new), ":previous": str(previous)})
+            values[":previous"] = str(previous)
+        update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}

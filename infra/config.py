@@ -1,0 +1,93 @@
+"""Per-stage configuration, in one place. The stage comes from CDK context (`-c stage=prod`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aws_cdk import RemovalPolicy
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Stage = Literal["dev", "staging", "prod"]
+
+
+class StreamConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["on_demand", "provisioned"] = "on_demand"
+    shards: int = Field(default=1, ge=1)
+    retention_hours: int = Field(default=24, ge=24, le=720)  # stream positions expire after 31 days
+
+
+class ProcessorConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    batching_window_seconds: int = Field(default=1, ge=0, le=300)
+    retry_attempts: int = Field(default=3, ge=0, le=10_000)
+    max_record_age_hours: int = Field(default=6, ge=1, le=168)
+    # Idempotency needs one in-order invocation per shard (docs/decisions/0002-idempotency.md): scale with
+    # shards, not with this factor, until positions are kept per partition-key range.
+    parallelization_factor: int = Field(default=1, ge=1, le=1)
+    memory_mb: int = 1024
+    timeout_seconds: int = 60
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stage: Stage
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_retention_days: int = 30
+    payload_retention_days: int = 90
+    source_map_retention_days: int = 365
+    stream: StreamConfig = StreamConfig()
+    processor: ProcessorConfig = ProcessorConfig()
+    alarm_email: str | None = None
+    alert_email: str | None = None
+    # API Gateway throttling for the whole HTTP API (requests per second, burst).
+    throttle_rate: int = 500
+    throttle_burst: int = 1000
+    iterator_age_alarm_seconds: int = 60
+
+    @model_validator(mode="after")
+    def _provisioned_shards_only_when_provisioned(self) -> StageConfig:
+        if self.stream.mode == "on_demand" and self.stream.shards != 1:
+            raise ValueError("shards are set only for a provisioned stream")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        return f"errata-{self.stage}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.DESTROY if self.stage == "dev" else RemovalPolicy.RETAIN
+
+    @property
+    def point_in_time_recovery(self) -> bool:
+        return self.is_production
+
+
+STAGES: dict[str, StageConfig] = {
+    "dev": StageConfig(stage="dev", log_level="DEBUG", log_retention_days=7, payload_retention_days=14),
+    "staging": StageConfig(stage="staging", payload_retention_days=30),
+    "prod": StageConfig(
+        stage="prod",
+        log_retention_days=90,
+        payload_retention_days=90,
+        stream=StreamConfig(mode="provisioned", shards=2, retention_hours=48),
+        processor=ProcessorConfig(batch_size=500, batching_window_seconds=2, retry_attempts=5),
+        throttle_rate=2000,
+        throttle_burst=5000,
+    ),
+}
+
+
+def stage_config(stage: str, alarm_email: str | None = None, alert_email: str | None = None) -> StageConfig:
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")
+    return STAGES[stage].model_copy(update={"alarm_email": alarm_email, "alert_email": alert_email})

@@ -1,0 +1,277 @@
+"""Stateless resources: the three functions, the HTTP API in front of them, the Kinesis event source, and the
+alarms an operator needs. Each function gets exactly the permissions its code uses."""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from errata.settings import DEAD_LETTER_QUEUE_ENV, EVENT_PAYLOADS_BUCKET_ENV, EVENTS_STREAM_ENV
+from errata.store.issues import ISSUES_TABLE
+from errata.store.projects import PROJECTS_TABLE
+from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from infra.config import StageConfig
+from infra.constructs.function import ErrataFunction, SharedLayer
+from infra.stacks.storage import StorageStack
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogs:
+    """HTTP API access logs as JSON: who called what, the status, and the integration's latency."""
+
+    def __init__(self, destination: apigwv2.IAccessLogDestination) -> None:
+        self._destination = destination
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigateway.AccessLogFormat:
+        return apigateway.AccessLogFormat.custom(
+            json.dumps(
+                {
+                    "requestId": "$context.requestId",
+                    "ip": "$context.identity.sourceIp",
+                    "method": "$context.httpMethod",
+                    "path": "$context.path",
+                    "status": "$context.status",
+                    "responseLength": "$context.responseLength",
+                    "integrationLatency": "$context.integrationLatency",
+                    "integrationError": "$context.integrationErrorMessage",
+                }
+            )
+        )
+
+
+class ServicesStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        storage: StorageStack,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        layer = SharedLayer(self, "SharedLayer").layer
+
+        self.ingest = ErrataFunction(
+            self,
+            "Ingest",
+            config=config,
+            name="ingest",
+            layer=layer,
+            memory_mb=512,
+            timeout_seconds=10,
+            environment={
+                PROJECTS_TABLE.env_var: storage.projects_table.table_name,
+                EVENTS_STREAM_ENV: storage.events_stream.stream_name,
+            },
+        ).function
+        self.ingest.add_to_role_policy(
+            iam.PolicyStatement(actions=["kinesis:PutRecords"], resources=[storage.events_stream.stream_arn])
+        )
+        storage.projects_table.grant(self.ingest, "dynamodb:GetItem")
+
+        self.process = ErrataFunction(
+            self,
+            "Process",
+            config=config,
+            name="process",
+            layer=layer,
+            memory_mb=config.processor.memory_mb,
+            timeout_seconds=config.processor.timeout_seconds,
+            environment={
+                ISSUES_TABLE.env_var: storage.issues_table.table_name,
+                STREAM_POSITIONS_TABLE.env_var: storage.stream_positions_table.table_name,
+                EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
+                DEAD_LETTER_QUEUE_ENV: storage.dead_letter_queue.queue_url,
+            },
+        ).function
+        storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+        storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        self.process.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[storage.event_payloads_bucket.arn_for_objects("projects/*")],
+            )
+        )
+        storage.dead_letter_queue.grant_send_messages(self.process)
+        self.process.add_event_source(
+            event_sources.KinesisEventSource(
+                storage.events_stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=config.processor.batch_size,
+                max_batching_window=Duration.seconds(config.processor.batching_window_seconds),
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=config.processor.retry_attempts,
+                max_record_age=Duration.hours(config.processor.max_record_age_hours),
+                parallelization_factor=config.processor.parallelization_factor,
+                on_failure=event_sources.SqsDlq(storage.dead_letter_queue),
+            )
+        )
+
+        self.api = ErrataFunction(
+            self,
+            "Api",
+            config=config,
+            name="api",
+            layer=layer,
+            environment={
+                ISSUES_TABLE.env_var: storage.issues_table.table_name,
+                PROJECTS_TABLE.env_var: storage.projects_table.table_name,
+                EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
+            },
+        ).function
+        storage.issues_table.grant(self.api, "dynamodb:GetItem", "dynamodb:Query")
+        storage.projects_table.grant(self.api, "dynamodb:GetItem")
+        self.api.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[storage.event_payloads_bucket.arn_for_objects("projects/*")],
+            )
+        )
+
+        self.http_api = self._http_api(config)
+        self._alarms(config, storage)
+        self._suppress_scoped_wildcards()
+
+        CfnOutput(
+            self,
+            "IngestUrl",
+            value=self.http_api.api_endpoint,
+            description="DSN host: <scheme>://<key>@<host>/<project>",
+        )
+        CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
+
+    def _http_api(self, config: StageConfig) -> apigwv2.HttpApi:
+        http_api = apigwv2.HttpApi(
+            self, "HttpApi", api_name=f"{config.prefix}-api", create_default_stage=False
+        )
+        access_logs = logs.LogGroup(
+            self,
+            "HttpApiAccessLogs",
+            log_group_name=f"/aws/apigateway/{config.prefix}-api",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=config.removal_policy,
+        )
+        apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.throttle_rate, burst_limit=config.throttle_burst
+            ),
+            access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
+        )
+        ingest = HttpLambdaIntegration("IngestIntegration", self.ingest)
+        dashboard = HttpLambdaIntegration("ApiIntegration", self.api)
+        # HTTP API route keys cannot end in "/": the greedy segment takes `envelope/` and `store/`.
+        http_api.add_routes(
+            path="/api/{project_id}/{proxy+}",
+            methods=[apigwv2.HttpMethod.POST, apigwv2.HttpMethod.OPTIONS],
+            integration=ingest,
+        )
+        http_api.add_routes(
+            path="/api/projects/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=dashboard
+        )
+        http_api.add_routes(path="/api/openapi.json", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
+        http_api.add_routes(path="/", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
+        NagSuppressions.add_resource_suppressions(
+            http_api,
+            [
+                {
+                    "id": "AwsSolutions-APIG4",
+                    "reason": "Ingest authenticates by the DSN public key (Sentry protocol) and the "
+                    "dashboard API by bearer token, both checked in the functions; an API Gateway "
+                    "authorizer cannot express 'header or query string' key auth.",
+                }
+            ],
+            apply_to_children=True,
+        )
+        return http_api
+
+    def _alarms(self, config: StageConfig, storage: StorageStack) -> None:
+        action = cw_actions.SnsAction(storage.operations_topic)
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "ProcessorIteratorAge",
+                alarm_description="The processor is falling behind the events stream.",
+                metric=self.process.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
+                threshold=config.iterator_age_alarm_seconds * 1000,
+                evaluation_periods=5,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "DeadLetterQueueDepth",
+                alarm_description="Records were dead-lettered: poison records or retries exhausted.",
+                metric=storage.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "Api5xx",
+                alarm_description="The HTTP API answered 5xx: ingest or the dashboard API failed.",
+                metric=self.http_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ProcessorErrors",
+                alarm_description="The processor function failed invocations (batches will be retried).",
+                metric=self.process.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+
+    def _suppress_scoped_wildcards(self) -> None:
+        for function in (self.process, self.api):
+            NagSuppressions.add_resource_suppressions(
+                function.role,  # type: ignore[arg-type]
+                [
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": "Scoped wildcards only: objects under the payload bucket's projects/ "
+                        "prefix, and the issues table's own indexes (Query by frequency, recency, users).",
+                        "appliesTo": [
+                            {"regex": "/^Resource::.*EventPayloadsBucket.*\\/projects\\/\\*$/"},
+                            {"regex": "/^Resource::.*IssuesTable.*\\/index\\/\\*$/"},
+                        ],
+                    }
+                ],
+                apply_to_children=True,
+            )

@@ -1,0 +1,124 @@
+"""Stateful resources: the stream, tables, buckets, dead-letter queue, event bus and alert topics. Kept apart
+from the functions so a redeploy of code never risks data, and RETAINed outside dev."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from errata import naming
+from errata.naming import physical_name
+from errata.store.issues import ISSUES_TABLE
+from errata.store.projects import PROJECTS_TABLE
+from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from infra.config import StageConfig
+from infra.constructs.tables import table_from_spec
+
+
+class StorageStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        prefix = config.prefix
+
+        self.projects_table: dynamodb.TableV2 = table_from_spec(self, "ProjectsTable", PROJECTS_TABLE, config)
+        self.issues_table = table_from_spec(self, "IssuesTable", ISSUES_TABLE, config)
+        self.stream_positions_table = table_from_spec(
+            self, "StreamPositionsTable", STREAM_POSITIONS_TABLE, config
+        )
+
+        provisioned = config.stream.mode == "provisioned"
+        self.events_stream = kinesis.Stream(
+            self,
+            "EventsStream",
+            stream_name=physical_name(prefix, naming.EVENTS_STREAM),
+            stream_mode=kinesis.StreamMode.PROVISIONED if provisioned else kinesis.StreamMode.ON_DEMAND,
+            shard_count=config.stream.shards if provisioned else None,
+            retention_period=Duration.hours(config.stream.retention_hours),
+            encryption=kinesis.StreamEncryption.MANAGED,
+            removal_policy=config.removal_policy,
+        )
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.log_retention_days))],
+            removal_policy=config.removal_policy,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.access_logs_bucket,
+            [{"id": "AwsSolutions-S1", "reason": "This is the access-log bucket; logging it would recurse."}],
+        )
+        self.event_payloads_bucket = self._bucket(
+            "EventPayloadsBucket",
+            physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET),
+            config.payload_retention_days,
+            config,
+        )
+        self.source_maps_bucket = self._bucket(
+            "SourceMapsBucket",
+            physical_name(prefix, naming.SOURCE_MAPS_BUCKET),
+            config.source_map_retention_days,
+            config,
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=physical_name(prefix, naming.DEAD_LETTER_QUEUE),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=config.removal_policy,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.dead_letter_queue,
+            [
+                {
+                    "id": "AwsSolutions-SQS3",
+                    "reason": "This queue is the dead-letter queue (poison records and the processor's "
+                    "on-failure destination); a DLQ of a DLQ would only move the problem.",
+                }
+            ],
+        )
+
+        self.event_bus = events.EventBus(
+            self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS)
+        )
+        sns_key = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
+        self.alert_topic = sns.Topic(
+            self, "AlertTopic", topic_name=f"{prefix}-alerts", master_key=sns_key, enforce_ssl=True
+        )
+        self.operations_topic = sns.Topic(
+            self, "OperationsTopic", topic_name=f"{prefix}-operations", master_key=sns_key, enforce_ssl=True
+        )
+        if config.alert_email:
+            self.alert_topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+        if config.alarm_email:
+            self.operations_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+
+    def _bucket(self, construct_id: str, name: str, retention_days: int, config: StageConfig) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            # Bucket names are global: the account and region make them unique per deployment.
+            bucket_name=f"{name}-{self.account}-{self.region}",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix=f"{name}/",
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
+            removal_policy=config.removal_policy,
+        )

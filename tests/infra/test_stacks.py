@@ -1,0 +1,217 @@
+"""The properties of the stacks that matter, asserted on the synthesized templates of dev and prod."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from errata.store.issues import ISSUES_TABLE
+from errata.store.projects import PROJECTS_TABLE
+from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from tests.infra.conftest import SynthesizedStage
+
+
+def _one(resources: dict[str, Any]) -> dict[str, Any]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.values()))
+
+
+def _table(stage: SynthesizedStage, logical_name: str) -> dict[str, Any]:
+    name = f"{stage.config.prefix}-{logical_name.replace('_', '-')}"
+    return _one(
+        stage.storage.find_resources("AWS::DynamoDB::GlobalTable", {"Properties": {"TableName": name}})
+    )
+
+
+def _role_statements(stage: SynthesizedStage, function_name: str) -> list[dict[str, Any]]:
+    """Every statement of the inline policies attached to a function's role."""
+    functions = stage.services.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": f"{stage.config.prefix}-{function_name}"}}
+    )
+    role_ref = _one(functions)["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = stage.services.find_resources("AWS::IAM::Policy")
+    statements = []
+    for policy in policies.values():
+        if {"Ref": role_ref} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failures(
+    stage: SynthesizedStage,
+) -> None:
+    processor = stage.config.processor
+    mapping = _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"]
+    assert mapping["BatchSize"] == processor.batch_size
+    assert mapping["MaximumBatchingWindowInSeconds"] == processor.batching_window_seconds
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumRetryAttempts"] == processor.retry_attempts
+    assert mapping["MaximumRecordAgeInSeconds"] == processor.max_record_age_hours * 3600
+    assert mapping["ParallelizationFactor"] == 1
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    assert "DeadLetterQueue" in str(destination)
+
+
+def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> None:
+    sizes = {
+        name: _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"][
+            "BatchSize"
+        ]
+        for name, stage in stages.items()
+    }
+    assert sizes == {"dev": 100, "prod": 500}
+
+
+def test_tables_are_on_demand_with_ttl_and_pitr_and_retain_only_in_prod(stage: SynthesizedStage) -> None:
+    prod = stage.config.stage == "prod"
+    for spec in (PROJECTS_TABLE, ISSUES_TABLE, STREAM_POSITIONS_TABLE):
+        table = _table(stage, spec.logical_name)
+        properties = table["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        pitr = properties["Replicas"][0].get("PointInTimeRecoverySpecification", {})
+        assert pitr.get("PointInTimeRecoveryEnabled", False) is prod
+        assert table["DeletionPolicy"] == ("Retain" if prod else "Delete")
+        assert (
+            properties.get("DeletionProtectionEnabled", False) is prod
+            or properties["Replicas"][0].get("DeletionProtectionEnabled", False) is prod
+        )
+    positions = _table(stage, STREAM_POSITIONS_TABLE.logical_name)["Properties"]
+    assert positions["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_stream_is_encrypted_on_demand_in_dev_and_provisioned_in_prod(stage: SynthesizedStage) -> None:
+    stream = _one(stage.storage.find_resources("AWS::Kinesis::Stream"))["Properties"]
+    assert stream["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
+    if stage.config.stage == "prod":
+        assert stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+        assert stream["ShardCount"] == 2
+    else:
+        assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+        assert "ShardCount" not in stream
+
+
+def test_buckets_are_private_encrypted_expiring_and_deny_plain_http(stage: SynthesizedStage) -> None:
+    buckets = stage.storage.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 3  # payloads, source maps, access logs
+    for bucket in buckets.values():
+        properties = bucket["Properties"]
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ] == {"SSEAlgorithm": "AES256"}
+        assert properties["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] > 0
+    policies = stage.storage.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements
+        )
+    payloads = stage.storage.find_resources(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "BucketName": {
+                    "Fn::Join": ["", Match.array_with([Match.string_like_regexp("event-payloads")])]
+                }
+            }
+        },
+    )
+    expiry = _one(payloads)["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+    assert expiry == stage.config.payload_retention_days
+
+
+def test_ingest_may_put_records_on_one_stream_and_read_projects_and_nothing_else(
+    stage: SynthesizedStage,
+) -> None:
+    statements = _role_statements(stage, "ingest")
+    assert _actions(statements) == {"kinesis:PutRecords", "dynamodb:GetItem"}
+    by_action = {s["Action"]: s["Resource"] for s in statements}
+    assert "EventsStream" in str(by_action["kinesis:PutRecords"])
+    assert "ProjectsTable" in str(by_action["dynamodb:GetItem"])
+    assert "IssuesTable" not in str(statements)
+
+
+def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: SynthesizedStage) -> None:
+    process = _role_statements(stage, "process")
+    process_actions = _actions(process)
+    assert {
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "s3:PutObject",
+    } <= process_actions
+    assert {"sqs:SendMessage", "kinesis:GetRecords", "kinesis:GetShardIterator"} <= process_actions
+    assert not {
+        a for a in process_actions if a.endswith("*") or a in ("dynamodb:DeleteItem", "dynamodb:Scan")
+    }
+    assert "kinesis:PutRecords" not in process_actions
+    api_actions = _actions(_role_statements(stage, "api"))
+    assert api_actions == {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"}
+
+
+def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: SynthesizedStage) -> None:
+    functions = stage.services.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 3
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert len(properties["Layers"]) == 1
+    retention = {7 if stage.config.stage == "dev" else 90}
+    log_groups = stage.services.find_resources("AWS::Logs::LogGroup")
+    function_logs = [g for name, g in log_groups.items() if "HttpApi" not in name]
+    assert {g["Properties"]["RetentionInDays"] for g in function_logs} == retention
+
+
+def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]
+        for r in stage.services.find_resources("AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes == {
+        "POST /api/{project_id}/{proxy+}",
+        "OPTIONS /api/{project_id}/{proxy+}",
+        "ANY /api/projects/{proxy+}",
+        "GET /api/openapi.json",
+        "GET /",
+    }
+    api_stage = _one(stage.services.find_resources("AWS::ApiGatewayV2::Stage"))["Properties"]
+    assert api_stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == stage.config.throttle_rate
+    assert api_stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == stage.config.throttle_burst
+    assert "$context.requestId" in api_stage["AccessLogSettings"]["Format"]
+
+
+def test_operator_alarms_notify_the_operations_topic(stage: SynthesizedStage) -> None:
+    alarms = stage.services.find_resources("AWS::CloudWatch::Alarm")
+    metrics = {alarm["Properties"]["MetricName"] for alarm in alarms.values()}
+    assert metrics == {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5xx", "Errors"}
+    for alarm in alarms.values():
+        assert "OperationsTopic" in str(alarm["Properties"]["AlarmActions"])
+    subscriptions = stage.storage.find_resources("AWS::SNS::Subscription")
+    endpoints = {s["Properties"]["Endpoint"] for s in subscriptions.values()}
+    assert endpoints == {"oncall@example.com", "team@example.com"}
+    assert len(stage.storage.find_resources("AWS::Events::EventBus")) == 1
+
+
+def test_outputs_give_the_ingest_and_dashboard_urls(stage: SynthesizedStage) -> None:
+    outputs = stage.services.find_outputs("*")
+    assert {"IngestUrl", "DashboardUrl"} <= set(outputs)
