@@ -30,6 +30,26 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_create(args: argparse.Namespace) -> int:
+    from errata_local import admin
+
+    store = admin.projects_store(args.stage)
+    project = admin.create_project(store, args.name, args.project_id)
+    ingest_url = args.ingest_url or admin.ingest_url_of(args.stage)
+    print(f"Project: {project.project_id} ({project.name})")
+    print(f"DSN: {admin.dsn_for(ingest_url, project.public_keys[0], project.project_id)}")
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from errata_local import admin
+
+    token = admin.create_api_token(admin.projects_store(args.stage), args.name)
+    print(f"API token: {token}")
+    print("It is stored hashed and cannot be shown again.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="errata", description="Errata: error monitoring on AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)"
     )
     dev.set_defaults(run=_dev)
+
+    project = commands.add_parser("project", help="projects of a deployed stage (uses your AWS credentials)")
+    project_commands = project.add_subparsers(dest="action", required=True)
+    create = project_commands.add_parser("create", help="create a project and print its DSN")
+    create.add_argument("--stage", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--project-id", help="numeric id (default: a random 7-digit one)")
+    create.add_argument("--ingest-url", help="default: the IngestUrl output of Errata-<stage>-Services")
+    create.set_defaults(run=_project_create)
+
+    token = commands.add_parser("token", help="dashboard API tokens of a deployed stage")
+    token_commands = token.add_subparsers(dest="action", required=True)
+    token_create = token_commands.add_parser("create", help="create an API token and print it once")
+    token_create.add_argument("--stage", required=True)
+    token_create.add_argument("--name", required=True, help="who or what the token is for")
+    token_create.set_defaults(run=_token_create)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

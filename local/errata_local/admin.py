@@ -1,0 +1,49 @@
+"""Administration of a deployed stage with the operator's AWS credentials: projects (DSN keys) and
+dashboard API tokens, written straight to the stage's projects table."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from errata.naming import physical_name
+from errata.store.projects import PROJECTS_TABLE, Project, ProjectStore
+
+
+def projects_store(stage: str, dynamodb: Any | None = None) -> ProjectStore:
+    table = physical_name(f"errata-{stage}", PROJECTS_TABLE.logical_name)
+    return ProjectStore(dynamodb or boto3.client("dynamodb"), table)
+
+
+def ingest_url_of(stage: str, cloudformation: Any | None = None) -> str:
+    """The `IngestUrl` output of the stage's services stack."""
+    client = cloudformation or boto3.client("cloudformation")
+    stack = client.describe_stacks(StackName=f"Errata-{stage}-Services")["Stacks"][0]
+    for output in stack.get("Outputs", []):
+        if output["OutputKey"] == "IngestUrl":
+            return str(output["OutputValue"])
+    raise LookupError(f"stack Errata-{stage}-Services has no IngestUrl output")
+
+
+def dsn_for(ingest_url: str, public_key: str, project_id: str) -> str:
+    parts = urlsplit(ingest_url.rstrip("/"))
+    return f"{parts.scheme}://{public_key}@{parts.netloc}{parts.path}/{project_id}"
+
+
+def create_project(store: ProjectStore, name: str, project_id: str | None = None) -> Project:
+    if project_id is None:
+        project_id = str(secrets.randbelow(9_000_000) + 1_000_000)
+    if store.get_project(project_id) is not None:
+        raise ValueError(f"project {project_id} exists already")
+    project = Project(project_id=project_id, name=name, public_keys=[secrets.token_hex(16)])
+    store.put_project(project)
+    return project
+
+
+def create_api_token(store: ProjectStore, name: str) -> str:
+    token = secrets.token_urlsafe(32)
+    store.add_api_token(token, name=name)
+    return token
