@@ -19,11 +19,13 @@ def _dev(args: argparse.Namespace) -> int:
     print(f"Dashboard: {info.base_url}/")
     print("State lives in memory while this runs. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
+    # the event makes the second one harmless, where a KeyboardInterrupt would break the shutdown.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stopped.wait(0.5):
+            pass
     finally:
         stack.stop()
         print("Errata stopped.", flush=True)
