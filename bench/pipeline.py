@@ -72,9 +72,7 @@ def throughput(dsn: str, base_url: str, token: str, events: int, fingerprints: i
                     {
                         "type": f"Error{n % fingerprints}",
                         "value": f"request {n} failed",
-                        "stacktrace": {
-                            "frames": [{"function": "handle", "module": "app.views", "in_app": True}]
-                        },
+                        "stacktrace": {"frames": [{"function": "handle", "module": "app.views", "in_app": True}]},
                     }
                 ]
             },
@@ -100,9 +98,7 @@ def throughput(dsn: str, base_url: str, token: str, events: int, fingerprints: i
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-samples", type=int, default=30)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--fingerprints", type=int, default=50)

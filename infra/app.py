@@ -38,9 +38,7 @@ def main() -> None:
         # Without the CLI, nothing reads cdk.json: pass its context (feature flags) ourselves, so both ways
         # of synthesizing produce the same templates.
         context = json.loads(CDK_JSON.read_text())["context"]
-        app = cdk.App(
-            outdir=args.outdir, context={**context, **({"stage": args.stage} if args.stage else {})}
-        )
+        app = cdk.App(outdir=args.outdir, context={**context, **({"stage": args.stage} if args.stage else {})})
     else:
         app = cdk.App()
     config = stage_config(

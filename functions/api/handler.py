@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.dashboard import IssueQueries
-from errata.models.issue import IssueDetail, IssueList
+from errata.models.issue import IssueDetail, IssueList, ReleaseList, UserIssueList, WindowCountList
 from errata.settings import Settings
 from errata.store.projects import ProjectStore
 from errata.wiring import Clients, issue_queries, project_store
@@ -59,13 +59,47 @@ def list_issues(
 
 
 @app.get("/api/projects/<project_id>/issues/<issue_id>")
-def get_issue(
-    project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]
-) -> IssueDetail:
+def get_issue(project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]) -> IssueDetail:
     detail = _deps()[0].issue_detail(project_id, issue_id)
     if detail is None:
         raise NotFoundError(f"no issue {issue_id} in project {project_id}")
     return detail
+
+
+@app.get("/api/projects/<project_id>/issues/<issue_id>/counts")
+def issue_counts(
+    project_id: ProjectId,
+    issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")],
+    window: Annotated[Literal["minute", "hour"], Query()] = "hour",
+) -> WindowCountList:
+    """Events and users per minute (last hour) or per hour (last eight days, so last week's hour is there)."""
+    return WindowCountList(window=window, counts=_deps()[0].issue_counts(project_id, issue_id, window))
+
+
+@app.get("/api/projects/<project_id>/users/<user_id>/issues")
+def user_issues(
+    project_id: ProjectId,
+    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    by: Annotated[Literal["id", "email", "ip"], Query()] = "id",
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> UserIssueList:
+    """The issues a user hit, found by user id, email or IP address."""
+    return UserIssueList(issues=_deps()[0].issues_of_user(project_id, by, user_id, limit))
+
+
+@app.get("/api/projects/<project_id>/releases")
+def releases(project_id: ProjectId) -> ReleaseList:
+    return ReleaseList(releases=_deps()[0].releases(project_id))
+
+
+@app.get("/api/projects/<project_id>/releases/<version>/issues")
+def release_issues(
+    project_id: ProjectId,
+    version: Annotated[str, Path(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> IssueList:
+    """Issues first seen in this release."""
+    return IssueList(issues=_deps()[0].issues_first_seen_in(project_id, version, limit))
 
 
 @app.get("/api/openapi.json", include_in_schema=False)

@@ -20,9 +20,7 @@ from errata.wiring import Clients, ingest_service
 logger = Logger(service="ingest")
 metrics = Metrics(namespace="Errata", service="ingest")
 # Browser SDKs post cross-origin and authenticate with ?sentry_key=.
-app = APIGatewayHttpResolver(
-    cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"])
-)
+app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"]))
 
 
 @cache

@@ -20,9 +20,7 @@ def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_TYPES[key.type])
 
 
-def table_from_spec(
-    scope: Construct, construct_id: str, spec: TableSpec, config: StageConfig
-) -> dynamodb.TableV2:
+def table_from_spec(scope: Construct, construct_id: str, spec: TableSpec, config: StageConfig) -> dynamodb.TableV2:
     return dynamodb.TableV2(
         scope,
         construct_id,

@@ -20,9 +20,12 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from errata.settings import DEAD_LETTER_QUEUE_ENV, EVENT_PAYLOADS_BUCKET_ENV, EVENTS_STREAM_ENV
+from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
+from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from errata.store.user_issues import USER_ISSUES_TABLE
 from infra.config import StageConfig
 from infra.constructs.function import ErrataFunction, SharedLayer
 from infra.stacks.storage import StorageStack
@@ -99,12 +102,17 @@ class ServicesStack(Stack):
             environment={
                 ISSUES_TABLE.env_var: storage.issues_table.table_name,
                 STREAM_POSITIONS_TABLE.env_var: storage.stream_positions_table.table_name,
+                COUNTERS_TABLE.env_var: storage.counters_table.table_name,
+                USER_ISSUES_TABLE.env_var: storage.user_issues_table.table_name,
+                RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
                 DEAD_LETTER_QUEUE_ENV: storage.dead_letter_queue.queue_url,
             },
         ).function
         storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
         storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
+            table.grant(self.process, "dynamodb:UpdateItem")
         self.process.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
@@ -136,10 +144,15 @@ class ServicesStack(Stack):
             environment={
                 ISSUES_TABLE.env_var: storage.issues_table.table_name,
                 PROJECTS_TABLE.env_var: storage.projects_table.table_name,
+                COUNTERS_TABLE.env_var: storage.counters_table.table_name,
+                USER_ISSUES_TABLE.env_var: storage.user_issues_table.table_name,
+                RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
             },
         ).function
-        storage.issues_table.grant(self.api, "dynamodb:GetItem", "dynamodb:Query")
+        storage.issues_table.grant(self.api, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+        for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
+            table.grant(self.api, "dynamodb:Query")
         storage.projects_table.grant(self.api, "dynamodb:GetItem")
         self.api.add_to_role_policy(
             iam.PolicyStatement(
@@ -161,9 +174,7 @@ class ServicesStack(Stack):
         CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
 
     def _http_api(self, config: StageConfig) -> apigwv2.HttpApi:
-        http_api = apigwv2.HttpApi(
-            self, "HttpApi", api_name=f"{config.prefix}-api", create_default_stage=False
-        )
+        http_api = apigwv2.HttpApi(self, "HttpApi", api_name=f"{config.prefix}-api", create_default_stage=False)
         access_logs = logs.LogGroup(
             self,
             "HttpApiAccessLogs",
@@ -177,9 +188,7 @@ class ServicesStack(Stack):
             http_api=http_api,
             stage_name="$default",
             auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(
-                rate_limit=config.throttle_rate, burst_limit=config.throttle_burst
-            ),
+            throttle=apigwv2.ThrottleSettings(rate_limit=config.throttle_rate, burst_limit=config.throttle_burst),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
         )
         ingest = HttpLambdaIntegration("IngestIntegration", self.ingest)
@@ -190,9 +199,7 @@ class ServicesStack(Stack):
             methods=[apigwv2.HttpMethod.POST, apigwv2.HttpMethod.OPTIONS],
             integration=ingest,
         )
-        http_api.add_routes(
-            path="/api/projects/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=dashboard
-        )
+        http_api.add_routes(path="/api/projects/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=dashboard)
         http_api.add_routes(path="/api/openapi.json", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         http_api.add_routes(path="/", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         NagSuppressions.add_resource_suppressions(

@@ -17,9 +17,12 @@ from constructs import Construct
 
 from errata import naming
 from errata.naming import physical_name
+from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
+from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from errata.store.user_issues import USER_ISSUES_TABLE
 from infra.config import StageConfig
 from infra.constructs.tables import table_from_spec
 
@@ -31,9 +34,10 @@ class StorageStack(Stack):
 
         self.projects_table: dynamodb.TableV2 = table_from_spec(self, "ProjectsTable", PROJECTS_TABLE, config)
         self.issues_table = table_from_spec(self, "IssuesTable", ISSUES_TABLE, config)
-        self.stream_positions_table = table_from_spec(
-            self, "StreamPositionsTable", STREAM_POSITIONS_TABLE, config
-        )
+        self.stream_positions_table = table_from_spec(self, "StreamPositionsTable", STREAM_POSITIONS_TABLE, config)
+        self.counters_table = table_from_spec(self, "CountersTable", COUNTERS_TABLE, config)
+        self.user_issues_table = table_from_spec(self, "UserIssuesTable", USER_ISSUES_TABLE, config)
+        self.releases_table = table_from_spec(self, "ReleasesTable", RELEASES_TABLE, config)
 
         provisioned = config.stream.mode == "provisioned"
         self.events_stream = kinesis.Stream(
@@ -92,9 +96,7 @@ class StorageStack(Stack):
             ],
         )
 
-        self.event_bus = events.EventBus(
-            self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS)
-        )
+        self.event_bus = events.EventBus(self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS))
         sns_key = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
         self.alert_topic = sns.Topic(
             self, "AlertTopic", topic_name=f"{prefix}-alerts", master_key=sns_key, enforce_ssl=True

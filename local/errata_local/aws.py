@@ -15,13 +15,23 @@ import boto3
 from errata import naming
 from errata.naming import physical_name
 from errata.settings import Settings
+from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
+from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
 from errata.store.tables import TableSpec
+from errata.store.user_issues import USER_ISSUES_TABLE
 
 REGION = "us-east-1"
-TABLES: tuple[TableSpec, ...] = (PROJECTS_TABLE, ISSUES_TABLE, STREAM_POSITIONS_TABLE)
+TABLES: tuple[TableSpec, ...] = (
+    PROJECTS_TABLE,
+    ISSUES_TABLE,
+    STREAM_POSITIONS_TABLE,
+    COUNTERS_TABLE,
+    USER_ISSUES_TABLE,
+    RELEASES_TABLE,
+)
 # Two shards, so the poller works the way the event source mapping does: one sequential batch per shard.
 STREAM_SHARDS = 2
 
@@ -103,18 +113,19 @@ class EmbeddedAws:
         stream = physical_name(prefix, naming.EVENTS_STREAM)
         kinesis = self.client("kinesis")
         kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
-        kinesis.get_waiter("stream_exists").wait(
-            StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
-        )
+        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
         bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
         self.client("s3").create_bucket(Bucket=bucket)
-        queue_url = self.client("sqs").create_queue(
-            QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE)
-        )["QueueUrl"]
+        queue_url = self.client("sqs").create_queue(QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE))[
+            "QueueUrl"
+        ]
         return Settings(
             projects_table=names[PROJECTS_TABLE.logical_name],
             issues_table=names[ISSUES_TABLE.logical_name],
             stream_positions_table=names[STREAM_POSITIONS_TABLE.logical_name],
+            counters_table=names[COUNTERS_TABLE.logical_name],
+            user_issues_table=names[USER_ISSUES_TABLE.logical_name],
+            releases_table=names[RELEASES_TABLE.logical_name],
             events_stream=stream,
             event_payloads_bucket=bucket,
             dead_letter_queue_url=queue_url,

@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="errata", description="Errata: error monitoring on AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole pipeline locally on an embedded AWS (moto)")
-    dev.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)"
-    )
+    dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)")
     dev.set_defaults(run=_dev)
 
     project = commands.add_parser("project", help="projects of a deployed stage (uses your AWS credentials)")

@@ -77,9 +77,7 @@ class ShardPoller:
             while batch:
                 self.batches += 1
                 try:
-                    result = self._handler(
-                        self._event(batch), LocalLambdaContext(function_name="errata-local-process")
-                    )
+                    result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
                 except Exception:
                     logger.exception("processor raised on a batch of %d records", len(batch))
                     attempts += 1
@@ -160,9 +158,7 @@ class StreamPoller:
         self._settings = settings or EventSourceSettings()
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.shards = [
-            ShardPoller(
-                kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url, self._settings
-            )
+            ShardPoller(kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url, self._settings)
             for shard in shards
         ]
         self._stop = threading.Event()

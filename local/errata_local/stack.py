@@ -68,9 +68,7 @@ def _handlers() -> tuple[ModuleType, ModuleType, ModuleType]:
 
 
 class LocalStack:
-    def __init__(
-        self, port: int = 8000, aws_port: int = 0, event_source: EventSourceSettings | None = None
-    ) -> None:
+    def __init__(self, port: int = 8000, aws_port: int = 0, event_source: EventSourceSettings | None = None) -> None:
         self._port = port
         self._aws = EmbeddedAws(aws_port)
         self._event_source = event_source or EventSourceSettings()

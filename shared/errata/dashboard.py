@@ -2,15 +2,73 @@
 
 from __future__ import annotations
 
-from errata.models.issue import EVENT_VIEW_FIELDS, IssueDetail, IssueSummary
+from datetime import datetime, timedelta
+
+from errata.models.issue import (
+    EVENT_VIEW_FIELDS,
+    IssueDetail,
+    IssueSummary,
+    Release,
+    UserIssue,
+    WindowCountView,
+)
+from errata.store.counters import CounterStore, Window, issue_key
 from errata.store.event_payloads import EventPayloadStore
 from errata.store.issues import IssueSort, IssueStore
+from errata.store.releases import ReleaseStore
+from errata.store.user_issues import IdentityKind, UserIssueStore, user_key
+from errata.timefmt import iso_utc, utc_now
+
+_WINDOW_SPAN = {"minute": timedelta(hours=1), "hour": timedelta(days=8)}
 
 
 class IssueQueries:
-    def __init__(self, issues: IssueStore, payloads: EventPayloadStore) -> None:
+    def __init__(
+        self,
+        issues: IssueStore,
+        payloads: EventPayloadStore,
+        counters: CounterStore,
+        user_issues: UserIssueStore,
+        releases: ReleaseStore,
+    ) -> None:
         self._issues = issues
         self._payloads = payloads
+        self._counters = counters
+        self._user_issues = user_issues
+        self._releases = releases
+
+    def issues_of_user(self, project_id: str, kind: IdentityKind, value: str, limit: int) -> list[UserIssue]:
+        """One Query on the user index, one BatchGetItem for the titles: no Scan."""
+        entries = self._user_issues.issues_of(user_key(project_id, kind, value), limit)
+        issues = self._issues.get_many(project_id, [entry["issue_id"] for entry in entries])
+        found = [
+            UserIssue(
+                issue=IssueSummary.from_item(issues[entry["issue_id"]]),
+                user_events=entry.get("events", 0),
+                user_last_seen=entry.get("last_seen", ""),
+            )
+            for entry in entries
+            if entry["issue_id"] in issues
+        ]
+        return sorted(found, key=lambda found_issue: found_issue.user_last_seen, reverse=True)
+
+    def releases(self, project_id: str) -> list[Release]:
+        items = self._releases.releases(project_id)
+        releases = [
+            Release(version=i["version"], first_seen=i["first_seen"], last_seen=i["last_seen"], events=i["events"])
+            for i in items
+        ]
+        return sorted(releases, key=lambda release: release.first_seen, reverse=True)
+
+    def issues_first_seen_in(self, project_id: str, version: str, limit: int) -> list[IssueSummary]:
+        return [IssueSummary.from_item(item) for item in self._issues.first_seen_in(project_id, version, limit)]
+
+    def issue_counts(
+        self, project_id: str, issue_id: str, window: Window, now: datetime | None = None
+    ) -> list[WindowCountView]:
+        until = now or utc_now()
+        counts = self._counters.windows(issue_key(project_id, issue_id), window, until - _WINDOW_SPAN[window], until)
+        return [WindowCountView(start=iso_utc(c.start), events=c.events, users=c.users) for c in counts]
 
     def list_issues(self, project_id: str, sort: IssueSort, limit: int) -> list[IssueSummary]:
         return [IssueSummary.from_item(item) for item in self._issues.list_issues(project_id, sort, limit)]

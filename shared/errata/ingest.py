@@ -70,9 +70,7 @@ class ProjectKeys:
 
 
 class IngestService:
-    def __init__(
-        self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now
-    ) -> None:
+    def __init__(self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now) -> None:
         self._keys = keys
         self._stream = stream
         self._clock = clock
@@ -127,15 +125,11 @@ class IngestService:
             event = parse_json_object(payload, "event")
             event_id = _event_id(event.get("event_id") or fallback_id)
             event["event_id"] = event_id
-            record = IngestedEvent(
-                project_id=project_id, event_id=event_id, received_at=received_at, payload=event
-            )
+            record = IngestedEvent(project_id=project_id, event_id=event_id, received_at=received_at, payload=event)
             data = record.encode()
             if len(data) > MAX_STREAM_RECORD_BYTES:
                 # Only an event of incompressible noise gets here; Kinesis would refuse it.
-                raise PayloadTooLarge(
-                    f"event does not fit a stream record even compressed ({len(data)} bytes)"
-                )
+                raise PayloadTooLarge(f"event does not fit a stream record even compressed ({len(data)} bytes)")
             records.append(StreamRecord(partition_key=event_id, data=data))
             result.event_id = event_id
             result.items["event"] += 1

@@ -1,10 +1,12 @@
-"""The processor's domain: a Kinesis batch (from one shard) becomes one write per issue.
+"""The processor's domain: a Kinesis batch (from one shard) becomes one write per issue, window, user and
+release it touches, not one per event.
 
 Each record is staged: decoded, normalized, fingerprinted, scrubbed. Then `commit` writes, per segment of
-at most 99 issues, the representative payloads to S3 and one DynamoDB transaction holding every issue's
-update plus the shard's new position. Because the position moves in the same transaction as the counts, a
-redelivered record (sequence number at or below the position) is skipped: counts stay exact under Kinesis'
-at-least-once delivery, at the cost of one extra item per batch instead of one write per event.
+at most 99 items, the representative payloads to S3 and one DynamoDB transaction holding every issue's
+update, its minute and hour counters, the user index, the releases and the shard's new position. Because
+the position moves in the same transaction as the counts, a redelivered record (sequence number at or below
+the position) is skipped: counts stay exact under Kinesis' at-least-once delivery, at the cost of one extra
+item per batch instead of one write per event.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ from errata.models.event import SentryEvent
 from errata.models.ingested import IngestedEvent
 from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
+from errata.store.counters import CounterStore, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key
 from errata.store.issues import IssueDelta, IssueStore
+from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
+from errata.store.user_issues import UserIssueStore, identity_keys
+
+WriteKey = tuple[str, ...]
+_WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
 # DynamoDB allows 100 items per transaction; one is the shard position.
-MAX_ISSUES_PER_TRANSACTION = 99
+MAX_ITEMS_PER_TRANSACTION = 99
 _CONFLICT_ATTEMPTS = 5
 
 
@@ -68,6 +76,32 @@ class _Staged:
     event: SentryEvent
     payload: dict[str, Any]
     received_at: datetime
+
+    @property
+    def issue(self) -> tuple[str, str]:
+        return (self.project_id, self.grouping.issue_id)
+
+    def write_keys(self) -> set[WriteKey]:
+        """Every item this event adds to: the segmenter keeps a transaction under 100 of them."""
+        keys: set[WriteKey] = {("issue", *self.issue)}
+        for window in _WINDOWS:
+            moment = window_key(self.received_at, window)
+            keys.add(("window", issue_key(*self.issue), window, moment))
+            keys.add(("window", project_key(self.project_id), window, moment))
+        keys.update(("user", key, self.grouping.issue_id) for key in identity_keys(self.project_id, self.event.user))
+        if self.event.release:
+            keys.add(("release", self.project_id, self.event.release))
+        return keys
+
+
+@dataclass
+class _Tally:
+    """Events added to one counter item within a segment."""
+
+    moment: datetime
+    last: datetime
+    events: int = 0
+    users: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -117,6 +151,7 @@ class _IssueAggregate:
 class BatchSummary:
     events: int = 0
     issues_written: int = 0
+    items_written: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     transactions: int = 0
@@ -134,9 +169,15 @@ class IssueBatch:
         positions: StreamPositionStore,
         payloads: EventPayloadStore,
         dead_letters: DeadLetterQueue,
+        counters: CounterStore,
+        user_issues: UserIssueStore,
+        releases: ReleaseStore,
     ) -> None:
         self._dynamodb = dynamodb
         self._issues = issues
+        self._counters = counters
+        self._user_issues = user_issues
+        self._releases = releases
         self._positions = positions
         self._payloads = payloads
         self._dead_letters = dead_letters
@@ -161,9 +202,7 @@ class IssueBatch:
         try:
             ingested = IngestedEvent.decode(data)
         except UnprocessableRecord as exc:
-            self._dead_letters.send(
-                source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc)
-            )
+            self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc))
             self._dead_lettered.append(sequence_number)
             self.summary.dead_lettered += 1
             return "dead-lettered"
@@ -204,20 +243,29 @@ class IssueBatch:
                 self.summary.failed = len(reporter.fail_messages)
                 return self.summary
         for staged_record in unwritten:
-            reporter.failure_handler(
-                staged_record.record, (ValueError, ValueError("after a failed record"), None)
-            )
+            reporter.failure_handler(staged_record.record, (ValueError, ValueError("after a failed record"), None))
         self.summary.failed = len(reporter.fail_messages)
         return self.summary
 
     def _commit_segment(self, segment: list[_Staged], last_sequence: int) -> None:
         assert self._shard is not None
         aggregates: dict[tuple[str, str], _IssueAggregate] = {}
+        tallies: dict[WriteKey, _Tally] = {}
         for staged in segment:
-            key = (staged.project_id, staged.grouping.issue_id)
-            if key not in aggregates:
-                aggregates[key] = _IssueAggregate(first=staged, last=staged)
-            aggregates[key].add(staged)
+            if staged.issue not in aggregates:
+                aggregates[staged.issue] = _IssueAggregate(first=staged, last=staged)
+            aggregates[staged.issue].add(staged)
+            identity = staged.event.user.identity() if staged.event.user else None
+            for key in staged.write_keys():
+                if key[0] == "issue":
+                    continue
+                tally = tallies.setdefault(key, _Tally(moment=staged.received_at, last=staged.received_at))
+                tally.events += 1
+                tally.moment = min(tally.moment, staged.received_at)
+                tally.last = max(tally.last, staged.received_at)
+                if identity and key[0] == "window" and key[1].startswith("issue#"):
+                    tally.users.add(identity)
+        counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         for aggregate in aggregates.values():
             self._payloads.put(
                 representative_key(aggregate.last.project_id, aggregate.last.grouping.issue_id),
@@ -225,16 +273,14 @@ class IssueBatch:
             )
         for attempt in range(_CONFLICT_ATTEMPTS):
             states = self._issues.current_states(list(aggregates))
-            items = [self._positions.advance_item(self._shard, self._position, last_sequence)]
+            items = [self._positions.advance_item(self._shard, self._position, last_sequence), *counter_items]
             for key, aggregate in aggregates.items():
                 state = states.get(key)
                 sketch, user_count = None, 0
                 if aggregate.users:
                     sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
                 items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count))
-            token = hashlib.sha256(
-                f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()
-            ).hexdigest()
+            token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
             try:
                 self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
             except ClientError as exc:
@@ -249,25 +295,36 @@ class IssueBatch:
             self._position = last_sequence
             self.summary.events += len(segment)
             self.summary.issues_written += len(aggregates)
+            self.summary.items_written += len(items)
             self.summary.transactions += 1
             return
         raise RuntimeError(f"issues kept changing under {_CONFLICT_ATTEMPTS} attempts")
 
+    def _counter_item(self, key: WriteKey, tally: _Tally) -> dict[str, Any]:
+        kind = key[0]
+        if kind == "window":
+            window: Window = "minute" if key[2] == "minute" else "hour"
+            return self._counters.add_item(key[1], tally.moment, window, tally.events, tally.users or None)
+        if kind == "user":
+            return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
+        return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last)
+
 
 def _segments(staged: list[_Staged], poison: list[int]) -> list[tuple[list[_Staged], int]]:
-    """Consecutive runs of records touching at most MAX_ISSUES_PER_TRANSACTION issues, each with the sequence
-    number its transaction moves the position to (dead-lettered records in the run are covered too)."""
+    """Consecutive runs of records whose writes fit one transaction (at most MAX_ITEMS_PER_TRANSACTION
+    items), each with the sequence number its transaction moves the position to (dead-lettered records in
+    the run are covered too)."""
     segments: list[tuple[list[_Staged], int]] = []
     current: list[_Staged] = []
-    issues: set[tuple[str, str]] = set()
+    keys: set[WriteKey] = set()
     for item in staged:
-        key = (item.project_id, item.grouping.issue_id)
-        if key not in issues and len(issues) == MAX_ISSUES_PER_TRANSACTION:
+        new_keys = item.write_keys() - keys
+        if current and len(keys) + len(new_keys) > MAX_ITEMS_PER_TRANSACTION:
             segments.append((current, current[-1].sequence_number))
-            current, issues = [], set()
+            current, keys, new_keys = [], set(), item.write_keys()
         current.append(item)
-        issues.add(key)
-    last = max([current[-1].sequence_number] if current else [], default=None)
+        keys |= new_keys
+    last = current[-1].sequence_number if current else None
     tail = max(poison, default=None)
     if current or tail is not None:
         end = max(n for n in (last, tail) if n is not None)

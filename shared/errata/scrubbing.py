@@ -25,9 +25,7 @@ _KEY_WORDS = (
 _KEY_VALUE = re.compile(rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*=)([^&\s'\"<>,;)]+)", re.IGNORECASE)
 SENSITIVE_KEY = re.compile(rf"{_KEY_WORDS}|x[-_]forwarded[-_]for|x[-_]real[-_]ip", re.IGNORECASE)
 # `secret_token = "tok_live_abc"` in source context lines and logged dicts.
-_KEY_QUOTED = re.compile(
-    rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*[\"']?\s*[:=]\s*)([\"'])[^\"'\n]*\2", re.IGNORECASE
-)
+_KEY_QUOTED = re.compile(rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*[\"']?\s*[:=]\s*)([\"'])[^\"'\n]*\2", re.IGNORECASE)
 _MAX_DEPTH = 64
 
 
@@ -50,12 +48,7 @@ def _scrub(value: Any, depth: int) -> Any:
         }
     if isinstance(value, list):
         # Headers and tags may come as [name, value] pairs.
-        if (
-            len(value) == 2
-            and isinstance(value[0], str)
-            and _is_sensitive_key(value[0])
-            and _has_content(value[1])
-        ):
+        if len(value) == 2 and isinstance(value[0], str) and _is_sensitive_key(value[0]) and _has_content(value[1]):
             return [value[0], FILTERED]
         return [_scrub(item, depth + 1) for item in value]
     if isinstance(value, str):
@@ -83,9 +76,7 @@ def _scrub_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         return query
-    return urlencode(
-        [(key, FILTERED if _is_sensitive_key(key) else value) for key, value in pairs], safe="[]"
-    )
+    return urlencode([(key, FILTERED if _is_sensitive_key(key) else value) for key, value in pairs], safe="[]")
 
 
 def _is_sensitive_key(key: object) -> bool:

@@ -7,9 +7,12 @@ import os
 
 from pydantic import BaseModel
 
+from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
+from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from errata.store.user_issues import USER_ISSUES_TABLE
 
 EVENTS_STREAM_ENV = "ERRATA_EVENTS_STREAM"
 EVENT_PAYLOADS_BUCKET_ENV = "ERRATA_EVENT_PAYLOADS_BUCKET"
@@ -20,6 +23,9 @@ class Settings(BaseModel):
     projects_table: str = ""
     issues_table: str = ""
     stream_positions_table: str = ""
+    counters_table: str = ""
+    user_issues_table: str = ""
+    releases_table: str = ""
     events_stream: str = ""
     event_payloads_bucket: str = ""
     dead_letter_queue_url: str = ""
@@ -31,6 +37,9 @@ class Settings(BaseModel):
             projects_table=env.get(PROJECTS_TABLE.env_var, ""),
             issues_table=env.get(ISSUES_TABLE.env_var, ""),
             stream_positions_table=env.get(STREAM_POSITIONS_TABLE.env_var, ""),
+            counters_table=env.get(COUNTERS_TABLE.env_var, ""),
+            user_issues_table=env.get(USER_ISSUES_TABLE.env_var, ""),
+            releases_table=env.get(RELEASES_TABLE.env_var, ""),
             events_stream=env.get(EVENTS_STREAM_ENV, ""),
             event_payloads_bucket=env.get(EVENT_PAYLOADS_BUCKET_ENV, ""),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
@@ -42,6 +51,9 @@ class Settings(BaseModel):
             PROJECTS_TABLE.env_var: self.projects_table,
             ISSUES_TABLE.env_var: self.issues_table,
             STREAM_POSITIONS_TABLE.env_var: self.stream_positions_table,
+            COUNTERS_TABLE.env_var: self.counters_table,
+            USER_ISSUES_TABLE.env_var: self.user_issues_table,
+            RELEASES_TABLE.env_var: self.releases_table,
             EVENTS_STREAM_ENV: self.events_stream,
             EVENT_PAYLOADS_BUCKET_ENV: self.event_payloads_bucket,
             DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,

@@ -12,12 +12,15 @@ from errata.dashboard import IssueQueries
 from errata.ingest import IngestService, ProjectKeys
 from errata.processing import IssueBatch
 from errata.settings import Settings
+from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore
 from errata.store.event_stream import EventStream
 from errata.store.issues import IssueStore
 from errata.store.projects import ProjectStore
+from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
+from errata.store.user_issues import UserIssueStore
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=10)
 
@@ -51,13 +54,20 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         positions=StreamPositionStore(dynamodb, settings.stream_positions_table),
         payloads=EventPayloadStore(clients["s3"], settings.event_payloads_bucket),
         dead_letters=DeadLetterQueue(clients["sqs"], settings.dead_letter_queue_url),
+        counters=CounterStore(dynamodb, settings.counters_table),
+        user_issues=UserIssueStore(dynamodb, settings.user_issues_table),
+        releases=ReleaseStore(dynamodb, settings.releases_table),
     )
 
 
 def issue_queries(settings: Settings, clients: Clients) -> IssueQueries:
+    dynamodb = clients["dynamodb"]
     return IssueQueries(
-        IssueStore(clients["dynamodb"], settings.issues_table),
+        IssueStore(dynamodb, settings.issues_table),
         EventPayloadStore(clients["s3"], settings.event_payloads_bucket),
+        CounterStore(dynamodb, settings.counters_table),
+        UserIssueStore(dynamodb, settings.user_issues_table),
+        ReleaseStore(dynamodb, settings.releases_table),
     )
 
 

@@ -87,9 +87,7 @@ def _template_table(properties: dict[str, Any]) -> dict[str, Any]:
     ttl = properties.get("TimeToLiveSpecification", {})
     return {
         "keys": sorted((k["AttributeName"], k["KeyType"]) for k in properties["KeySchema"]),
-        "attributes": sorted(
-            (a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]
-        ),
+        "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]),
         "indexes": sorted(
             (i["IndexName"], tuple(sorted((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"])))
             for i in properties.get("GlobalSecondaryIndexes", [])
@@ -98,9 +96,7 @@ def _template_table(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_the_local_stack_and_the_template_agree(
-    local_aws: EmbeddedAws, stages: dict[str, SynthesizedStage]
-) -> None:
+def test_the_local_stack_and_the_template_agree(local_aws: EmbeddedAws, stages: dict[str, SynthesizedStage]) -> None:
     stage = stages["prod"]
     settings = local_aws.provision(prefix=stage.config.prefix)
     template = stage.storage.to_json()["Resources"]

@@ -6,9 +6,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from errata.store.issues import ISSUES_TABLE
-from errata.store.projects import PROJECTS_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
+from errata_local.aws import TABLES
 from tests.infra.conftest import SynthesizedStage
 
 
@@ -19,9 +18,7 @@ def _one(resources: dict[str, Any]) -> dict[str, Any]:
 
 def _table(stage: SynthesizedStage, logical_name: str) -> dict[str, Any]:
     name = f"{stage.config.prefix}-{logical_name.replace('_', '-')}"
-    return _one(
-        stage.storage.find_resources("AWS::DynamoDB::GlobalTable", {"Properties": {"TableName": name}})
-    )
+    return _one(stage.storage.find_resources("AWS::DynamoDB::GlobalTable", {"Properties": {"TableName": name}}))
 
 
 def _role_statements(stage: SynthesizedStage, function_name: str) -> list[dict[str, Any]]:
@@ -65,9 +62,7 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
 
 def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> None:
     sizes = {
-        name: _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"][
-            "BatchSize"
-        ]
+        name: _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"]["BatchSize"]
         for name, stage in stages.items()
     }
     assert sizes == {"dev": 100, "prod": 500}
@@ -75,7 +70,8 @@ def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> No
 
 def test_tables_are_on_demand_with_ttl_and_pitr_and_retain_only_in_prod(stage: SynthesizedStage) -> None:
     prod = stage.config.stage == "prod"
-    for spec in (PROJECTS_TABLE, ISSUES_TABLE, STREAM_POSITIONS_TABLE):
+    assert len(stage.storage.find_resources("AWS::DynamoDB::GlobalTable")) == len(TABLES) == 6
+    for spec in TABLES:
         table = _table(stage, spec.logical_name)
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -121,16 +117,13 @@ def test_buckets_are_private_encrypted_expiring_and_deny_plain_http(stage: Synth
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
         )
     payloads = stage.storage.find_resources(
         "AWS::S3::Bucket",
         {
             "Properties": {
-                "BucketName": {
-                    "Fn::Join": ["", Match.array_with([Match.string_like_regexp("event-payloads")])]
-                }
+                "BucketName": {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("event-payloads")])]}
             }
         },
     )
@@ -159,12 +152,11 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
         "s3:PutObject",
     } <= process_actions
     assert {"sqs:SendMessage", "kinesis:GetRecords", "kinesis:GetShardIterator"} <= process_actions
-    assert not {
-        a for a in process_actions if a.endswith("*") or a in ("dynamodb:DeleteItem", "dynamodb:Scan")
-    }
+    assert not {a for a in process_actions if a.endswith("*") or a in ("dynamodb:DeleteItem", "dynamodb:Scan")}
     assert "kinesis:PutRecords" not in process_actions
     api_actions = _actions(_role_statements(stage, "api"))
-    assert api_actions == {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"}
+    assert api_actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "s3:GetObject"}
+    assert "dynamodb:Query" not in process_actions, "the processor writes; only the API reads by query"
 
 
 def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: SynthesizedStage) -> None:
@@ -183,10 +175,7 @@ def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: Synth
 
 
 def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> None:
-    routes = {
-        r["Properties"]["RouteKey"]
-        for r in stage.services.find_resources("AWS::ApiGatewayV2::Route").values()
-    }
+    routes = {r["Properties"]["RouteKey"] for r in stage.services.find_resources("AWS::ApiGatewayV2::Route").values()}
     assert routes == {
         "POST /api/{project_id}/{proxy+}",
         "OPTIONS /api/{project_id}/{proxy+}",

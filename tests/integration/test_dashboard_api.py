@@ -40,15 +40,11 @@ def test_the_openapi_document_describes_the_issue_routes(project: TestProject) -
     assert document["openapi"].startswith("3.")
     assert "/api/projects/{project_id}/issues" in document["paths"]
     assert "/api/projects/{project_id}/issues/{issue_id}" in document["paths"]
-    parameters = {
-        p["name"]: p for p in document["paths"]["/api/projects/{project_id}/issues"]["get"]["parameters"]
-    }
+    parameters = {p["name"]: p for p in document["paths"]["/api/projects/{project_id}/issues"]["get"]["parameters"]}
     assert parameters["sort"]["schema"]["enum"] == ["frequency", "recency", "users"]
 
 
-@pytest.mark.parametrize(
-    "params", [{"sort": "alphabetical"}, {"limit": 0}, {"limit": 1000}, {"limit": "many"}]
-)
+@pytest.mark.parametrize("params", [{"sort": "alphabetical"}, {"limit": 0}, {"limit": 1000}, {"limit": "many"}])
 def test_bad_query_parameters_are_422(project: TestProject, params: dict[str, object]) -> None:
     assert project.api("/issues", **params).status_code == 422
 

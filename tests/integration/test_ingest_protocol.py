@@ -54,9 +54,7 @@ def test_each_encoding_reaches_an_issue_with_the_returned_id(
 ) -> None:  # type: ignore[no-untyped-def]
     event_id = uuid.uuid4().hex
     headers = {"Content-Encoding": encoding} if encoding else {}
-    response = _post(
-        project, encode(_envelope({"event_id": event_id, "message": f"via {encoding}"})), **headers
-    )
+    response = _post(project, encode(_envelope({"event_id": event_id, "message": f"via {encoding}"})), **headers)
     assert response.status_code == 200
     assert response.json() == {"id": event_id}
     issue = wait_for(lambda: project.issues())[0]

@@ -50,9 +50,7 @@ class Shard:
         }
 
 
-def _event_record(
-    shard: Shard, project: TestProject, message: str, user: str | None = None
-) -> dict[str, Any]:
+def _event_record(shard: Shard, project: TestProject, message: str, user: str | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"message": message, "release": "api@3.1.0"}
     if user:
         payload["user"] = {"id": user}
@@ -103,9 +101,7 @@ def test_a_poison_record_goes_to_the_dead_letter_queue_with_its_data(
     assert sorted(_counts(project)) == ["after poison", "before poison"]
 
     sqs: Any = stack.client("sqs")
-    messages = sqs.receive_message(QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10)[
-        "Messages"
-    ]
+    messages = sqs.receive_message(QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(m["Body"]) for m in messages]
     mine = [b for b in bodies if b.get("sequence_number") == poison["kinesis"]["sequenceNumber"]]
     assert len(mine) == 1
@@ -113,9 +109,7 @@ def test_a_poison_record_goes_to_the_dead_letter_queue_with_its_data(
     assert shard.shard_id in mine[0]["source"]
     assert "not an ingested event record" in mine[0]["reason"]
     assert _deliver(batch) == []  # redelivered: already covered by the position, not dead-lettered twice
-    again = sqs.receive_message(
-        QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-    )
+    again = sqs.receive_message(QueueUrl=info.settings.dead_letter_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     assert not [m for m in again.get("Messages", []) if poison["kinesis"]["sequenceNumber"] in m["Body"]]
 
 
@@ -160,9 +154,7 @@ def test_a_batch_with_more_issues_than_a_transaction_holds_is_written_in_segment
 ) -> None:
     shard = Shard()
     kinds = [f"failure kind {chr(65 + n // 26)}{chr(65 + n % 26)}" for n in range(150)]
-    batch = [_event_record(shard, project, kind) for kind in kinds] + [
-        _event_record(shard, project, kinds[0])
-    ]
+    batch = [_event_record(shard, project, kind) for kind in kinds] + [_event_record(shard, project, kinds[0])]
     assert _deliver(batch) == []
     counts = _stored_counts(stack, info, project)
     assert (len(counts), sum(counts), max(counts)) == (150, 151, 2)

@@ -110,9 +110,7 @@ def test_a_flask_route_error_keeps_user_and_request_but_never_the_credentials(
     stack: LocalStack, info: StackInfo, project: TestProject
 ) -> None:
     # send_default_pii=True: the SDK sends Authorization and Cookie as they are; the server must scrub them.
-    sentry_sdk.init(
-        dsn=project.dsn, release="web@2.0.0", integrations=[FlaskIntegration()], send_default_pii=True
-    )
+    sentry_sdk.init(dsn=project.dsn, release="web@2.0.0", integrations=[FlaskIntegration()], send_default_pii=True)
     app = Flask("shop")
 
     @app.route("/orders/<int:order_id>")
@@ -152,9 +150,7 @@ def _everything_stored(stack: LocalStack, info: StackInfo) -> str:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=info.settings.event_payloads_bucket):
         for obj in page.get("Contents", []):
             parts.append(
-                s3.get_object(Bucket=info.settings.event_payloads_bucket, Key=obj["Key"])["Body"]
-                .read()
-                .decode()
+                s3.get_object(Bucket=info.settings.event_payloads_bucket, Key=obj["Key"])["Body"].read().decode()
             )
     for table in (
         info.settings.issues_table,

@@ -9,9 +9,7 @@ def test_fields_of_the_wrong_type_are_dropped_not_fatal() -> None:
             "release": 123,
             "user": "not an object",
             "level": None,
-            "exception": [
-                {"type": "E", "value": 5, "stacktrace": {"frames": [{"lineno": "x", "function": "f"}]}}
-            ],
+            "exception": [{"type": "E", "value": 5, "stacktrace": {"frames": [{"lineno": "x", "function": "f"}]}}],
             "tags": [["a", 1], ["broken"]],
             "timestamp": 1795755935.5,
         }

@@ -71,15 +71,9 @@ def test_logentry_template_groups_even_when_formatted_text_differs() -> None:
 
 def test_line_numbers_and_messages_do_not_matter_when_there_is_a_stack() -> None:
     a = {
-        "exception": {
-            "values": [_error("KeyError", "user 1", [_frame("load", lineno=10), _frame("find", lineno=20)])]
-        }
+        "exception": {"values": [_error("KeyError", "user 1", [_frame("load", lineno=10), _frame("find", lineno=20)])]}
     }
-    b = {
-        "exception": {
-            "values": [_error("KeyError", "user 2", [_frame("load", lineno=99), _frame("find", lineno=7)])]
-        }
-    }
+    b = {"exception": {"values": [_error("KeyError", "user 2", [_frame("load", lineno=99), _frame("find", lineno=7)])]}}
     assert _issue(a) == _issue(b)
 
 
@@ -122,9 +116,7 @@ def test_without_frames_the_type_and_normalized_value_group() -> None:
 
 def test_custom_fingerprint_replaces_or_subdivides_the_default() -> None:
     base = {"exception": {"values": [_error("KeyError", "x", [_frame("load")])]}}
-    assert _issue({**base, "fingerprint": ["payments"]}) == _issue(
-        {"message": "other", "fingerprint": ["payments"]}
-    )
+    assert _issue({**base, "fingerprint": ["payments"]}) == _issue({"message": "other", "fingerprint": ["payments"]})
     tenant_a = _issue({**base, "fingerprint": ["{{ default }}", "tenant-a"]})
     tenant_b = _issue({**base, "fingerprint": ["{{ default }}", "tenant-b"]})
     assert len({tenant_a, tenant_b, _issue(base)}) == 3

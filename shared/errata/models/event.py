@@ -128,11 +128,7 @@ class SentryEvent(_Lenient):
     def _tag_pairs(cls, value: Any) -> Any:
         # Tags come as an object or as a list of [key, value] pairs.
         if isinstance(value, list):
-            return {
-                str(pair[0]): str(pair[1])
-                for pair in value
-                if isinstance(pair, list | tuple) and len(pair) == 2
-            }
+            return {str(pair[0]): str(pair[1]) for pair in value if isinstance(pair, list | tuple) and len(pair) == 2}
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items() if v is not None}
         return value

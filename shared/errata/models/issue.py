@@ -69,3 +69,35 @@ EVENT_VIEW_FIELDS = (
 class IssueDetail(IssueSummary):
     grouping_config: str | None = None
     event: dict[str, Any] | None = Field(default=None, description="The representative event, scrubbed")
+
+
+class UserIssue(BaseModel):
+    issue: IssueSummary
+    user_events: int = Field(description="events of this issue that the user hit")
+    user_last_seen: str
+
+
+class UserIssueList(BaseModel):
+    issues: list[UserIssue]
+
+
+class Release(BaseModel):
+    version: str
+    first_seen: str
+    last_seen: str
+    events: int
+
+
+class ReleaseList(BaseModel):
+    releases: list[Release]
+
+
+class WindowCountView(BaseModel):
+    start: str = Field(description="start of the window, ISO 8601 UTC")
+    events: int
+    users: int = Field(description="distinct users in the window, exact up to 100")
+
+
+class WindowCountList(BaseModel):
+    window: str
+    counts: list[WindowCountView]

@@ -36,9 +36,7 @@ class EventStream:
                 return
             # PutRecords is not all-or-nothing: resend only the entries that failed (throttled shards).
             pending = [
-                entry
-                for entry, result in zip(pending, response["Records"], strict=True)
-                if "ErrorCode" in result
+                entry for entry, result in zip(pending, response["Records"], strict=True) if "ErrorCode" in result
             ]
             time.sleep(0.05 * 2**attempt)
         raise StreamUnavailable(f"{len(pending)} records were not accepted by the stream")

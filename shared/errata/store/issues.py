@@ -19,11 +19,13 @@ SORT_INDEXES: dict[str, GlobalIndex] = {
     "recency": GlobalIndex("by_recency", _PROJECT, KeyAttribute("last_seen")),
     "users": GlobalIndex("by_users", _PROJECT, KeyAttribute("user_count", "N")),
 }
+# Issues first seen in a release: `release_key` is "<project>#<first release>", set with the first release.
+FIRST_RELEASE_INDEX = GlobalIndex("by_first_release", KeyAttribute("release_key"), KeyAttribute("first_seen"))
 ISSUES_TABLE = TableSpec(
     logical_name="issues",
     partition_key=_PROJECT,
     sort_key=KeyAttribute("issue_id"),
-    indexes=tuple(SORT_INDEXES.values()),
+    indexes=(*SORT_INDEXES.values(), FIRST_RELEASE_INDEX),
 )
 
 
@@ -64,9 +66,7 @@ class IssueStore:
     def current_states(self, project_issue_ids: list[tuple[str, str]]) -> dict[tuple[str, str], IssueState]:
         states: dict[tuple[str, str], IssueState] = {}
         for start in range(0, len(project_issue_ids), 100):
-            keys = [
-                to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]
-            ]
+            keys = [to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]]
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": keys,
@@ -122,7 +122,9 @@ class IssueStore:
         ]
         if delta.first_release is not None:
             sets.append("first_release = if_not_exists(first_release, :first_release)")
+            sets.append("release_key = if_not_exists(release_key, :release_key)")
             values[":first_release"] = delta.first_release
+            values[":release_key"] = f"{delta.project_id}#{delta.first_release}"
         if delta.last_release is not None:
             sets.append("last_release = :last_release")
             values[":last_release"] = delta.last_release
@@ -157,6 +159,30 @@ class IssueStore:
             Limit=limit,
         )
         return [from_item(item) for item in response.get("Items", [])]
+
+    def first_seen_in(self, project_id: str, release: str, limit: int) -> list[dict[str, Any]]:
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=FIRST_RELEASE_INDEX.name,
+            KeyConditionExpression="release_key = :key",
+            ExpressionAttributeValues=to_item({":key": f"{project_id}#{release}"}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [from_item(item) for item in response.get("Items", [])]
+
+    def get_many(self, project_id: str, issue_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(issue_ids), 100):
+            keys = [to_item({"project_id": project_id, "issue_id": i}) for i in issue_ids[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    values = from_item(item)
+                    found[values["issue_id"]] = values
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(

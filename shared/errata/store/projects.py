@@ -39,9 +39,7 @@ class ProjectStore:
         if not item:
             return None
         values = from_item(item)
-        return Project(
-            project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", [])
-        )
+        return Project(project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", []))
 
     def put_project(self, project: Project) -> None:
         self._dynamodb.put_item(

@@ -24,9 +24,7 @@ class StreamPositionStore:
         self._table = table_name
 
     def position(self, shard: str) -> int | None:
-        response = self._dynamodb.get_item(
-            TableName=self._table, Key=to_item({"shard": shard}), ConsistentRead=True
-        )
+        response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"shard": shard}), ConsistentRead=True)
         item = response.get("Item")
         return int(from_item(item)["sequence_number"]) if item else None
 

@@ -1,0 +1,106 @@
+"""The counters table: event counts per time window, each item expiring by TTL.
+
+    pk                              sk                     attributes
+    issue#<project>#<issue>         m#<YYYY-MM-DDTHH:MM>   events (ADD), users (string set, capped)
+    issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped)
+    project#<project>               m#<YYYY-MM-DDTHH:MM>   events (ADD)
+    project#<project>               h#<YYYY-MM-DDTHH>      events (ADD)
+
+Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
+last week is always there for spike alerts. Windows are written in the processor's batch transaction, one
+item per (key, window) per batch, so replays never double count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from errata.store.dynamo import from_item, to_item
+from errata.store.tables import KeyAttribute, TableSpec
+
+COUNTERS_TABLE = TableSpec(
+    logical_name="counters",
+    partition_key=KeyAttribute("pk"),
+    sort_key=KeyAttribute("sk"),
+    ttl_attribute="expires_at",
+)
+_FORMATS = {"minute": ("m#", "%Y-%m-%dT%H:%M"), "hour": ("h#", "%Y-%m-%dT%H")}
+
+Window = Literal["minute", "hour"]
+WINDOW_TTL = {"minute": timedelta(days=2), "hour": timedelta(days=15)}
+# Past this many distinct users in a window, the window keeps counting events but stops listing users:
+# the issue's HyperLogLog sketch is the unbounded answer.
+MAX_USERS_PER_WINDOW = 100
+
+
+def window_start(moment: datetime, window: Window) -> datetime:
+    moment = moment.astimezone(UTC)
+    if window == "minute":
+        return moment.replace(second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def window_key(moment: datetime, window: Window) -> str:
+    prefix, pattern = _FORMATS[window]
+    return prefix + window_start(moment, window).strftime(pattern)
+
+
+def issue_key(project_id: str, issue_id: str) -> str:
+    return f"issue#{project_id}#{issue_id}"
+
+
+def project_key(project_id: str) -> str:
+    return f"project#{project_id}"
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    start: datetime
+    events: int
+    users: int
+
+
+class CounterStore:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def add_item(
+        self, pk: str, moment: datetime, window: Window, events: int, users: set[str] | None = None
+    ) -> dict[str, Any]:
+        """A TransactWriteItems entry adding `events` (and users) to the window holding `moment`."""
+        expires_at = int((window_start(moment, window) + WINDOW_TTL[window]).timestamp())
+        expression = "ADD events :events SET expires_at = :expires_at"
+        values: dict[str, Any] = {":events": events, ":expires_at": expires_at}
+        if users:
+            expression = "ADD events :events, #users :users SET expires_at = :expires_at"
+            values[":users"] = set(sorted(users)[:MAX_USERS_PER_WINDOW])
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"pk": pk, "sk": window_key(moment, window)}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if users:
+            update["ExpressionAttributeNames"] = {"#users": "users"}
+        return {"Update": update}
+
+    def windows(self, pk: str, window: Window, since: datetime, until: datetime) -> list[WindowCount]:
+        """Counts of every window of `pk` from `since` to `until`, oldest first (one Query)."""
+        prefix, pattern = _FORMATS[window]
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues=to_item(
+                {":pk": pk, ":from": window_key(since, window), ":to": window_key(until, window) + "~"}
+            ),
+        )
+        counts = []
+        for item in response.get("Items", []):
+            values = from_item(item)
+            start = datetime.strptime(values["sk"].removeprefix(prefix), pattern).replace(tzinfo=UTC)
+            users = len(values.get("users", []))
+            counts.append(WindowCount(start=start, events=values.get("events", 0), users=users))
+        return counts

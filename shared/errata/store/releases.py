@@ -1,0 +1,53 @@
+"""The releases table: every release a project has sent events from.
+
+pk            sk          attributes
+<project>     <version>   first_seen (if_not_exists), last_seen, events (ADD)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from errata.store.dynamo import from_item, to_item
+from errata.store.tables import KeyAttribute, TableSpec
+from errata.timefmt import iso_utc
+
+RELEASES_TABLE = TableSpec(
+    logical_name="releases", partition_key=KeyAttribute("project_id"), sort_key=KeyAttribute("version")
+)
+
+
+class ReleaseStore:
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table_name
+
+    def seen_item(
+        self, project_id: str, version: str, events: int, first_seen: datetime, last_seen: datetime
+    ) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"project_id": project_id, "version": version}),
+                "UpdateExpression": "SET first_seen = if_not_exists(first_seen, :first), last_seen = :last "
+                "ADD events :events",
+                "ExpressionAttributeValues": to_item(
+                    {":first": iso_utc(first_seen), ":last": iso_utc(last_seen), ":events": events}
+                ),
+            }
+        }
+
+    def releases(self, project_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "project_id = :p",
+            "ExpressionAttributeValues": to_item({":p": project_id}),
+        }
+        while True:
+            response = self._dynamodb.query(**request)
+            items.extend(from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -1,0 +1,124 @@
+"""Windowed counters, search by user and releases, through the processor and the dashboard API."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import botocore.client
+import pytest
+import sentry_sdk
+
+from errata.models.ingested import IngestedEvent
+from errata.store.counters import issue_key
+from errata_local.stack import LocalStack, StackInfo
+from tests.integration.conftest import TestProject, wait_for
+from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the DynamoDB operations made while the test runs (in this process: the handlers too)."""
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            calls.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def test_minute_and_hour_windows_count_and_expire(stack: LocalStack, info: StackInfo, project: TestProject) -> None:
+    shard = Shard()
+    batch = [_event_record(shard, project, "queue full", user=f"u{n % 4}") for n in range(12)]
+    assert _deliver(batch) == []
+    assert _deliver(batch) == []  # a replay adds nothing to the windows either
+    issue = project.issues()[0]
+
+    dynamodb: Any = stack.client("dynamodb")
+    items = dynamodb.query(
+        TableName=info.settings.counters_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": issue_key(project.project_id, issue["id"])}},
+    )["Items"]
+    by_window = {item["sk"]["S"][:1]: item for item in items}
+    assert set(by_window) == {"m", "h"}
+    now = time.time()
+    minute_expiry = int(by_window["m"]["expires_at"]["N"]) - now
+    hour_expiry = int(by_window["h"]["expires_at"]["N"]) - now
+    assert 47 * 3600 < minute_expiry <= 48 * 3600
+    assert 14 * 86400 < hour_expiry <= 15 * 86400
+    ttl = dynamodb.describe_time_to_live(TableName=info.settings.counters_table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+    for window in ("minute", "hour"):
+        counts = project.api(f"/issues/{issue['id']}/counts", window=window).json()
+        assert counts["window"] == window
+        assert [(c["events"], c["users"]) for c in counts["counts"]] == [(12, 4)]
+
+
+def test_search_by_user_id_email_and_ip_is_a_query_not_a_scan(project: TestProject, dynamodb_calls: list[str]) -> None:
+    shard = Shard()
+    batch = [
+        _event_record(shard, project, "cart empty", user="ann"),
+        _event_record(shard, project, "cart empty", user="ann"),
+        _event_record(shard, project, "coupon expired", user="ann"),
+        _event_record(shard, project, "coupon expired", user="bob"),
+    ]
+    _rewrite(batch[0], user={"id": "ann", "email": "ann@example.com", "ip_address": "10.9.8.7"})
+    assert _deliver(batch) == []
+    dynamodb_calls.clear()
+
+    found = project.api("/users/ann/issues").json()["issues"]
+    assert sorted((i["issue"]["title"], i["user_events"]) for i in found) == [("cart empty", 2), ("coupon expired", 1)]
+    assert "Scan" not in dynamodb_calls
+    assert "Query" in dynamodb_calls
+    assert [i["issue"]["title"] for i in project.api("/users/bob/issues").json()["issues"]] == ["coupon expired"]
+    by_email = project.api("/users/ann@example.com/issues", by="email").json()["issues"]
+    assert [(i["issue"]["title"], i["user_events"]) for i in by_email] == [("cart empty", 1)]
+    assert len(project.api("/users/10.9.8.7/issues", by="ip").json()["issues"]) == 1
+    assert project.api("/users/nobody/issues").json() == {"issues": []}
+    assert "Scan" not in dynamodb_calls
+
+
+def _rewrite(record: dict[str, Any], **fields: Any) -> None:
+    """Changes fields of the event inside a stream record, as if the SDK had sent them."""
+    ingested = IngestedEvent.decode(base64.b64decode(record["kinesis"]["data"]))
+    ingested.payload.update(fields)
+    record["kinesis"]["data"] = base64.b64encode(ingested.encode()).decode()
+
+
+def test_releases_and_the_issues_first_seen_in_each(project: TestProject) -> None:
+    shard = Shard()
+    old = [_event_record(shard, project, "legacy bug") for _ in range(3)]
+    assert _deliver(old) == []
+    new = [_event_record(shard, project, "legacy bug"), _event_record(shard, project, "fresh bug")]
+    for record in new:
+        _rewrite(record, release="api@3.2.0")
+    assert _deliver(new) == []
+
+    releases = project.api("/releases").json()["releases"]
+    assert {(r["version"], r["events"]) for r in releases} == {("api@3.1.0", 3), ("api@3.2.0", 2)}
+    assert [i["title"] for i in project.api("/releases/api@3.1.0/issues").json()["issues"]] == ["legacy bug"]
+    assert [i["title"] for i in project.api("/releases/api@3.2.0/issues").json()["issues"]] == ["fresh bug"]
+    legacy = next(i for i in project.issues() if i["title"] == "legacy bug")
+    assert (legacy["first_release"], legacy["last_release"]) == ("api@3.1.0", "api@3.2.0")
+
+
+def test_the_pipeline_end_to_end_fills_the_user_index(project: TestProject) -> None:
+    sentry_sdk.init(dsn=project.dsn, release="web@1.0.0", default_integrations=False)
+    sentry_sdk.set_user({"id": "support-ticket-991"})
+    try:
+        raise PermissionError("no access to invoice 77")
+    except PermissionError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush(timeout=5)
+    sentry_sdk.get_client().close()
+    found = wait_for(lambda: project.api("/users/support-ticket-991/issues").json()["issues"])
+    assert found[0]["issue"]["type"] == "PermissionError"
