@@ -10,13 +10,23 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.dashboard import IssueQueries
-from errata.models.issue import IssueDetail, IssueList, ReleaseList, UserIssueList, WindowCountList
+from errata.models.issue import (
+    Deploy,
+    IssueDetail,
+    IssueList,
+    IssueStatusChange,
+    IssueSummary,
+    ProjectView,
+    ReleaseList,
+    UserIssueList,
+    WindowCountList,
+)
 from errata.settings import Settings
-from errata.store.projects import ProjectStore
+from errata.store.projects import Project, ProjectSettingsPatch, ProjectStore
 from errata.wiring import Clients, issue_queries, project_store
 
 logger = Logger(service="api")
@@ -49,6 +59,32 @@ def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddl
 app.use(middlewares=[require_bearer_token])
 
 
+def _project_view(project: Project) -> ProjectView:
+    return ProjectView(
+        project_id=project.project_id,
+        name=project.name,
+        settings=project.settings,
+        dropped_last_hour=_deps()[0].dropped_last_hour(project.project_id),
+    )
+
+
+@app.get("/api/projects/<project_id>")
+def get_project(project_id: ProjectId) -> ProjectView:
+    project = _deps()[1].get_project(project_id)
+    if project is None:
+        raise NotFoundError(f"no project {project_id}")
+    return _project_view(project)
+
+
+@app.patch("/api/projects/<project_id>")
+def patch_project(project_id: ProjectId, patch: Annotated[ProjectSettingsPatch, Body()]) -> ProjectView:
+    """Change settings: `rate_limit_per_minute` (ingest quota), `sample_size` (payloads kept per issue)."""
+    project = _deps()[1].update_settings(project_id, patch)
+    if project is None:
+        raise NotFoundError(f"no project {project_id}")
+    return _project_view(project)
+
+
 @app.get("/api/projects/<project_id>/issues")
 def list_issues(
     project_id: ProjectId,
@@ -64,6 +100,40 @@ def get_issue(project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0
     if detail is None:
         raise NotFoundError(f"no issue {issue_id} in project {project_id}")
     return detail
+
+
+@app.patch("/api/projects/<project_id>/issues/<issue_id>")
+def patch_issue(
+    project_id: ProjectId,
+    issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")],
+    change: Annotated[IssueStatusChange, Body()],
+) -> IssueSummary:
+    """Resolve, resolve in the next release, ignore or reopen. A resolved issue seen again in a later
+    release becomes `regressed`."""
+    summary = _deps()[0].change_status(project_id, issue_id, change)
+    if summary is None:
+        raise NotFoundError(f"no issue {issue_id} in project {project_id}")
+    return summary
+
+
+@app.post("/api/projects/<project_id>/deploys")
+def post_deploy(project_id: ProjectId, deploy: Annotated[Deploy, Body()]) -> Response[dict[str, str]]:
+    """Marks a release boundary; releases that are not semantic versions are ordered by deploy time."""
+    if _deps()[1].get_project(project_id) is None:
+        raise NotFoundError(f"no project {project_id}")
+    _deps()[0].record_deploy(project_id, deploy)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body={"release": deploy.release})
+
+
+@app.get("/api/projects/<project_id>/issues/<issue_id>/events")
+def issue_events(
+    project_id: ProjectId, issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")]
+) -> dict[str, list[dict[str, Any]]]:
+    """A uniform sample of the issue's events (at most the project's `sample_size`)."""
+    project = _deps()[1].get_project(project_id)
+    if project is None:
+        raise NotFoundError(f"no project {project_id}")
+    return {"events": _deps()[0].sample_events(project_id, issue_id, project.settings.sample_size)}
 
 
 @app.get("/api/projects/<project_id>/issues/<issue_id>/counts")

@@ -66,6 +66,7 @@ def client_error(error: ErrataError) -> Response[dict[str, str]]:
         status_code=error.status_code,
         content_type=content_types.APPLICATION_JSON,
         body={"detail": error.detail, "code": error.code},
+        headers=error.headers(),
     )
 
 

@@ -19,7 +19,7 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from errata.settings import DEAD_LETTER_QUEUE_ENV, EVENT_PAYLOADS_BUCKET_ENV, EVENTS_STREAM_ENV
+from errata.settings import DEAD_LETTER_QUEUE_ENV, EVENT_BUS_ENV, EVENT_PAYLOADS_BUCKET_ENV, EVENTS_STREAM_ENV
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -83,6 +83,7 @@ class ServicesStack(Stack):
             timeout_seconds=10,
             environment={
                 PROJECTS_TABLE.env_var: storage.projects_table.table_name,
+                COUNTERS_TABLE.env_var: storage.counters_table.table_name,
                 EVENTS_STREAM_ENV: storage.events_stream.stream_name,
             },
         ).function
@@ -90,6 +91,8 @@ class ServicesStack(Stack):
             iam.PolicyStatement(actions=["kinesis:PutRecords"], resources=[storage.events_stream.stream_arn])
         )
         storage.projects_table.grant(self.ingest, "dynamodb:GetItem")
+        # The quota: read the project's minute count, record what it refused.
+        storage.counters_table.grant(self.ingest, "dynamodb:GetItem", "dynamodb:UpdateItem")
 
         self.process = ErrataFunction(
             self,
@@ -101,18 +104,24 @@ class ServicesStack(Stack):
             timeout_seconds=config.processor.timeout_seconds,
             environment={
                 ISSUES_TABLE.env_var: storage.issues_table.table_name,
+                PROJECTS_TABLE.env_var: storage.projects_table.table_name,
                 STREAM_POSITIONS_TABLE.env_var: storage.stream_positions_table.table_name,
                 COUNTERS_TABLE.env_var: storage.counters_table.table_name,
                 USER_ISSUES_TABLE.env_var: storage.user_issues_table.table_name,
                 RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
                 DEAD_LETTER_QUEUE_ENV: storage.dead_letter_queue.queue_url,
+                EVENT_BUS_ENV: storage.event_bus.event_bus_name,
             },
         ).function
         storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
         storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
         for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
             table.grant(self.process, "dynamodb:UpdateItem")
+        storage.counters_table.grant(self.process, "dynamodb:BatchGetItem")  # minute counts, for sampling
+        storage.projects_table.grant(self.process, "dynamodb:GetItem")  # sample size per project
+        storage.releases_table.grant(self.process, "dynamodb:BatchGetItem")  # release order, for regressions
+        storage.event_bus.grant_put_events_to(self.process)
         self.process.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
@@ -150,10 +159,13 @@ class ServicesStack(Stack):
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
             },
         ).function
-        storage.issues_table.grant(self.api, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+        storage.issues_table.grant(
+            self.api, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"
+        )
         for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
             table.grant(self.api, "dynamodb:Query")
-        storage.projects_table.grant(self.api, "dynamodb:GetItem")
+        storage.releases_table.grant(self.api, "dynamodb:UpdateItem")  # deploys
+        storage.projects_table.grant(self.api, "dynamodb:GetItem", "dynamodb:UpdateItem")
         self.api.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -66,7 +67,7 @@ class EmbeddedAws:
     def start(self, timeout: float = 30.0) -> None:
         os.environ.update(local_aws_environment(self.endpoint))
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "errata_local.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -101,32 +102,39 @@ class EmbeddedAws:
 
     def provision(self, prefix: str = "errata-local") -> Settings:
         """Creates the stream, tables, bucket and dead-letter queue; returns their names for the handlers."""
-        names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
-        dynamodb = self.client("dynamodb")
-        for spec in TABLES:
-            dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
-            if spec.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=names[spec.logical_name],
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-                )
-        stream = physical_name(prefix, naming.EVENTS_STREAM)
-        kinesis = self.client("kinesis")
-        kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
-        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
-        bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
-        self.client("s3").create_bucket(Bucket=bucket)
-        queue_url = self.client("sqs").create_queue(QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE))[
-            "QueueUrl"
-        ]
-        return Settings(
-            projects_table=names[PROJECTS_TABLE.logical_name],
-            issues_table=names[ISSUES_TABLE.logical_name],
-            stream_positions_table=names[STREAM_POSITIONS_TABLE.logical_name],
-            counters_table=names[COUNTERS_TABLE.logical_name],
-            user_issues_table=names[USER_ISSUES_TABLE.logical_name],
-            releases_table=names[RELEASES_TABLE.logical_name],
-            events_stream=stream,
-            event_payloads_bucket=bucket,
-            dead_letter_queue_url=queue_url,
-        )
+        return provision(self.client, prefix)
+
+
+def provision(client: Callable[[str], Any], prefix: str) -> Settings:
+    """Creates Errata's resources through any boto3 client factory (the moto server, or moto in-process for
+    benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s."""
+    names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
+    dynamodb = client("dynamodb")
+    for spec in TABLES:
+        dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=names[spec.logical_name],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+    stream = physical_name(prefix, naming.EVENTS_STREAM)
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
+    client("s3").create_bucket(Bucket=bucket)
+    event_bus = physical_name(prefix, naming.EVENT_BUS)
+    client("events").create_event_bus(Name=event_bus)
+    queue_url = client("sqs").create_queue(QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE))["QueueUrl"]
+    return Settings(
+        projects_table=names[PROJECTS_TABLE.logical_name],
+        issues_table=names[ISSUES_TABLE.logical_name],
+        stream_positions_table=names[STREAM_POSITIONS_TABLE.logical_name],
+        counters_table=names[COUNTERS_TABLE.logical_name],
+        user_issues_table=names[USER_ISSUES_TABLE.logical_name],
+        releases_table=names[RELEASES_TABLE.logical_name],
+        events_stream=stream,
+        event_payloads_bucket=bucket,
+        dead_letter_queue_url=queue_url,
+        event_bus=event_bus,
+    )

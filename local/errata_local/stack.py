@@ -40,7 +40,7 @@ class StackInfo:
     aws_endpoint: str
 
 
-def _local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The module's handler, as the local stack calls it. Metrics are disabled locally, but Powertools then
     keeps them in memory instead of clearing them after each invocation (and prints them anyway at 100
     values): clear them after every call, as a flush in Lambda would."""
@@ -92,7 +92,7 @@ class LocalStack:
         projects.add_api_token(api_token, name="local")
 
         self._server = make_server(
-            "127.0.0.1", self._port, Gateway(_local_invoke(ingest), _local_invoke(api)), threaded=True
+            "127.0.0.1", self._port, Gateway(local_invoke(ingest), local_invoke(api)), threaded=True
         )
         port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
@@ -101,7 +101,7 @@ class LocalStack:
             self._aws.client("kinesis"),
             self._aws.client("sqs"),
             settings.events_stream,
-            _local_invoke(process),
+            local_invoke(process),
             settings.dead_letter_queue_url,
             self._event_source,
         )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+from errata.issue_status import RESOLVED
 from errata.models.issue import (
     EVENT_VIEW_FIELDS,
+    Deploy,
     IssueDetail,
+    IssueStatusChange,
     IssueSummary,
     Release,
     UserIssue,
     WindowCountView,
 )
-from errata.store.counters import CounterStore, Window, issue_key
-from errata.store.event_payloads import EventPayloadStore
+from errata.store.counters import CounterStore, Window, issue_key, project_key
+from errata.store.event_payloads import EventPayloadStore, sample_key
 from errata.store.issues import IssueSort, IssueStore
 from errata.store.releases import ReleaseStore
 from errata.store.user_issues import IdentityKind, UserIssueStore, user_key
@@ -62,6 +66,43 @@ class IssueQueries:
 
     def issues_first_seen_in(self, project_id: str, version: str, limit: int) -> list[IssueSummary]:
         return [IssueSummary.from_item(item) for item in self._issues.first_seen_in(project_id, version, limit)]
+
+    def sample_events(self, project_id: str, issue_id: str, sample_size: int) -> list[dict[str, Any]]:
+        """The issue's sampled payloads; slots fill in order, so the first missing one ends the list."""
+        events = []
+        for slot in range(sample_size):
+            payload = self._payloads.get(sample_key(project_id, issue_id, slot))
+            if payload is None:
+                break
+            events.append({key: payload[key] for key in EVENT_VIEW_FIELDS if key in payload})
+        return events
+
+    def change_status(self, project_id: str, issue_id: str, change: IssueStatusChange) -> IssueSummary | None:
+        issue = self._issues.get_issue(project_id, issue_id)
+        if issue is None:
+            return None
+        resolved_release = issue.get("last_release") if change.status in RESOLVED else None
+        ignore_until_count = None
+        if change.status == "ignored" and change.ignore_count is not None:
+            ignore_until_count = int(issue.get("event_count", 0)) + change.ignore_count
+        ignore_until = iso_utc(change.ignore_until) if change.status == "ignored" and change.ignore_until else None
+        updated = self._issues.set_status(
+            project_id,
+            issue_id,
+            change.status,
+            resolved_release=resolved_release,
+            ignore_until_count=ignore_until_count,
+            ignore_until=ignore_until,
+        )
+        return IssueSummary.from_item(updated) if updated else None
+
+    def record_deploy(self, project_id: str, deploy: Deploy, now: datetime | None = None) -> None:
+        self._releases.record_deploy(project_id, deploy.model_dump(exclude_none=True), now or utc_now())
+
+    def dropped_last_hour(self, project_id: str, now: datetime | None = None) -> int:
+        until = now or utc_now()
+        windows = self._counters.windows(project_key(project_id), "minute", until - timedelta(hours=1), until)
+        return sum(window.dropped for window in windows)
 
     def issue_counts(
         self, project_id: str, issue_id: str, window: Window, now: datetime | None = None

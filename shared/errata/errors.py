@@ -14,6 +14,9 @@ class ErrataError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class InvalidEnvelope(ErrataError):
     code = "invalid_envelope"
@@ -45,6 +48,24 @@ class MissingAuth(ErrataError):
 class UnknownProjectKey(ErrataError):
     status_code = 403
     code = "unknown_project_key"
+
+
+class RateLimited(ErrataError):
+    """The project's events-per-minute quota is spent. The headers are the ones Sentry SDKs honour: they stop
+    sending that category until the quota window ends."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Retry-After": str(self.retry_after),
+            "X-Sentry-Rate-Limits": f"{self.retry_after}:error;default:project:quota_exceeded",
+        }
 
 
 class UnprocessableRecord(Exception):

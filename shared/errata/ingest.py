@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from errata.errors import MissingAuth, PayloadTooLarge, UnknownProjectKey
+from errata.errors import MissingAuth, PayloadTooLarge, RateLimited, UnknownProjectKey
 from errata.models.ingested import IngestedEvent
 from errata.protocol.auth import sentry_key_from_request
 from errata.protocol.decompress import decode_body
 from errata.protocol.envelope import parse_envelope, parse_json_object
+from errata.store.counters import CounterStore, project_key, window_key
 from errata.store.event_stream import EventStream, StreamRecord
 from errata.store.projects import Project, ProjectStore
 from errata.timefmt import utc_now
@@ -69,10 +70,58 @@ class ProjectKeys:
         return project
 
 
+@dataclass
+class _MinuteUsage:
+    window: str
+    read_at: float
+    counted: int  # events in the counters table when read
+    accepted_here: int = 0  # events this container accepted since
+
+
+class ProjectQuota:
+    """Events per project and minute. The processor counts them (counters table, `project#<id>` minute
+    windows); ingest reads that count at most every `refresh_seconds` per project and adds what it accepted
+    itself since. The table lags the stream by about a batch, so a burst spread over many containers can
+    overshoot the quota by that much; a project under its quota is never refused."""
+
+    def __init__(
+        self,
+        counters: CounterStore,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        refresh_seconds: float = 2.0,
+    ) -> None:
+        self._counters = counters
+        self._clock = clock
+        self._monotonic = monotonic
+        self._refresh_seconds = refresh_seconds
+        self._usage: dict[str, _MinuteUsage] = {}
+
+    def admit(self, project: Project, events: int) -> None:
+        now = self._clock()
+        window = window_key(now, "minute")
+        usage = self._usage.get(project.project_id)
+        if usage is None or usage.window != window or self._monotonic() - usage.read_at > self._refresh_seconds:
+            counted = self._counters.events_in(project_key(project.project_id), now, "minute")
+            usage = _MinuteUsage(window=window, read_at=self._monotonic(), counted=counted)
+            self._usage[project.project_id] = usage
+        limit = project.settings.rate_limit_per_minute
+        if usage.counted + usage.accepted_here + events > limit:
+            self._counters.record_dropped(project_key(project.project_id), now, events)
+            retry_after = max(1, 60 - now.second)
+            raise RateLimited(
+                f"project {project.project_id} is over its quota of {limit} events per minute", retry_after
+            )
+        usage.accepted_here += events
+
+
 class IngestService:
-    def __init__(self, keys: ProjectKeys, stream: EventStream, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, keys: ProjectKeys, stream: EventStream, quota: ProjectQuota, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self._keys = keys
         self._stream = stream
+        self._quota = quota
         self._clock = clock
 
     def ingest(self, request: IngestRequest) -> IngestResult:
@@ -81,11 +130,11 @@ class IngestService:
         body = decode_body(request.body, request.headers.get("content-encoding"), MAX_REQUEST_BYTES)
         if request.endpoint == "store":
             key = sentry_key_from_request(request.headers, request.query)
-            self._keys.authorize(request.project_id, key)
-            return self._accept_events(request.project_id, [(body, None)])
+            project = self._keys.authorize(request.project_id, key)
+            return self._accept_events(project, [(body, None)])
         envelope = parse_envelope(body)
         key = self._envelope_key(request, envelope.headers.get("dsn"))
-        self._keys.authorize(request.project_id, key)
+        project = self._keys.authorize(request.project_id, key)
         events: list[tuple[bytes, str | None]] = []
         result = IngestResult()
         header_event_id = envelope.headers.get("event_id")
@@ -96,7 +145,7 @@ class IngestService:
                 # transaction, session(s), client_report and types we do not know: accepted and counted.
                 result.items[item.type] += 1
         if events:
-            accepted = self._accept_events(request.project_id, events)
+            accepted = self._accept_events(project, events)
             accepted.items.update(result.items)
             return accepted
         if isinstance(header_event_id, str):
@@ -115,7 +164,8 @@ class IngestService:
                     return key
             raise
 
-    def _accept_events(self, project_id: str, events: list[tuple[bytes, str | None]]) -> IngestResult:
+    def _accept_events(self, project: Project, events: list[tuple[bytes, str | None]]) -> IngestResult:
+        project_id = project.project_id
         received_at = self._clock()
         result = IngestResult()
         records: list[StreamRecord] = []
@@ -133,6 +183,7 @@ class IngestService:
             records.append(StreamRecord(partition_key=event_id, data=data))
             result.event_id = event_id
             result.items["event"] += 1
+        self._quota.admit(project, len(records))
         self._stream.put(records)
         return result
 

@@ -12,7 +12,10 @@ item per batch instead of one write per event.
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,18 +24,23 @@ from botocore.exceptions import ClientError
 
 from errata.errors import UnprocessableRecord
 from errata.grouping.fingerprint import Grouping, fingerprint_event
+from errata.issue_status import needs_release_order, status_after
 from errata.models.event import SentryEvent
 from errata.models.ingested import IngestedEvent
+from errata.sampling import plan_samples
 from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
+from errata.store.alert_bus import AlertBus, Regression
 from errata.store.counters import CounterStore, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
-from errata.store.event_payloads import EventPayloadStore, representative_key
-from errata.store.issues import IssueDelta, IssueStore
+from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
+from errata.store.issues import IssueDelta, IssueState, IssueStore, StatusChange
+from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
 
+logger = logging.getLogger(__name__)
 WriteKey = tuple[str, ...]
 _WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
@@ -112,6 +120,7 @@ class _IssueAggregate:
     first_release: str | None = None
     last_release: str | None = None
     users: set[str] = field(default_factory=set)
+    releases: list[str] = field(default_factory=list)  # in stream order, for regressions
 
     def add(self, staged: _Staged) -> None:
         self.count += 1
@@ -123,6 +132,7 @@ class _IssueAggregate:
         if release:
             self.first_release = self.first_release or release
             self.last_release = release
+            self.releases.append(release)
         identity = staged.event.user.identity() if staged.event.user else None
         if identity:
             self.users.add(identity)
@@ -152,6 +162,9 @@ class BatchSummary:
     events: int = 0
     issues_written: int = 0
     items_written: int = 0
+    payloads_dropped: int = 0
+    regressions: int = 0
+    regressions_unpublished: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     transactions: int = 0
@@ -172,7 +185,13 @@ class IssueBatch:
         counters: CounterStore,
         user_issues: UserIssueStore,
         releases: ReleaseStore,
+        project_settings: Callable[[str], ProjectSettings],
+        alert_bus: AlertBus,
+        rng: random.Random | None = None,
     ) -> None:
+        self._alert_bus = alert_bus
+        self._project_settings = project_settings
+        self._rng = rng or random.Random()
         self._dynamodb = dynamodb
         self._issues = issues
         self._counters = counters
@@ -266,20 +285,30 @@ class IssueBatch:
                 if identity and key[0] == "window" and key[1].startswith("issue#"):
                     tally.users.add(identity)
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
-        for aggregate in aggregates.values():
-            self._payloads.put(
-                representative_key(aggregate.last.project_id, aggregate.last.grouping.issue_id),
-                aggregate.last.payload,
-            )
+        states = self._issues.current_states(list(aggregates))
+        self._store_samples(segment, states)
         for attempt in range(_CONFLICT_ATTEMPTS):
-            states = self._issues.current_states(list(aggregates))
+            if attempt:
+                states = self._issues.current_states(list(aggregates))
             items = [self._positions.advance_item(self._shard, self._position, last_sequence), *counter_items]
+            regressions: list[Regression] = []
             for key, aggregate in aggregates.items():
                 state = states.get(key)
                 sketch, user_count = None, 0
                 if aggregate.users:
                     sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
-                items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count))
+                change = self._status_change(state, aggregate)
+                if change is not None and change.status == "regressed":
+                    regressions.append(
+                        Regression(
+                            project_id=key[0],
+                            issue_id=key[1],
+                            title=aggregate.last.grouping.title,
+                            release=change.regressed_in_release,
+                            resolved_release=state.resolved_release if state else None,
+                        )
+                    )
+                items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count, change))
             token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
             try:
                 self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
@@ -293,12 +322,57 @@ class IssueBatch:
                     continue  # another shard updated one of these issues: re-read and try again
                 raise
             self._position = last_sequence
+            self._announce(regressions)
             self.summary.events += len(segment)
             self.summary.issues_written += len(aggregates)
             self.summary.items_written += len(items)
             self.summary.transactions += 1
             return
         raise RuntimeError(f"issues kept changing under {_CONFLICT_ATTEMPTS} attempts")
+
+    def _status_change(self, state: IssueState | None, aggregate: _IssueAggregate) -> StatusChange | None:
+        order: dict[str, str] = {}
+        baseline = state.resolved_release if needs_release_order(state) and state else None
+        if baseline is not None and aggregate.releases:
+            order = self._releases.order(aggregate.last.project_id, [*aggregate.releases, baseline])
+        return status_after(state, aggregate.releases, aggregate.count, aggregate.last.received_at, order)
+
+    def _announce(self, regressions: list[Regression]) -> None:
+        """After the counts are committed: a failure here must not fail the records (a retry would skip them
+        as already counted), so it is logged and counted instead."""
+        if not regressions:
+            return
+        try:
+            self._alert_bus.put_regressions(regressions)
+            self.summary.regressions += len(regressions)
+        except Exception:
+            logger.exception("regression events were not published", extra={"count": len(regressions)})
+            self.summary.regressions_unpublished += len(regressions)
+
+    def _store_samples(self, segment: list[_Staged], states: dict[tuple[str, str], IssueState]) -> None:
+        """Writes the payloads the sampling plan keeps (sampling.py): at most k sample slots and the
+        representative per issue, whatever the number of events."""
+        by_issue: dict[tuple[str, str], list[_Staged]] = {}
+        for staged in segment:
+            by_issue.setdefault(staged.issue, []).append(staged)
+        prior = self._counters.events_many(
+            [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
+        )
+        for (project_id, issue_id), events in by_issue.items():
+            pk = issue_key(project_id, issue_id)
+            plan = plan_samples(
+                events,
+                received_at=lambda staged: staged.received_at,
+                prior_in_minute={sk: count for (key, sk), count in prior.items() if key == pk},
+                new_issue=(project_id, issue_id) not in states,
+                sample_size=self._project_settings(project_id).sample_size,
+                rng=self._rng,
+            )
+            for slot, staged in plan.slots.items():
+                self._payloads.put(sample_key(project_id, issue_id, slot), staged.payload)
+            if plan.representative is not None:
+                self._payloads.put(representative_key(project_id, issue_id), plan.representative.payload)
+            self.summary.payloads_dropped += plan.dropped
 
     def _counter_item(self, key: WriteKey, tally: _Tally) -> dict[str, Any]:
         kind = key[0]

@@ -17,6 +17,7 @@ from errata.store.user_issues import USER_ISSUES_TABLE
 EVENTS_STREAM_ENV = "ERRATA_EVENTS_STREAM"
 EVENT_PAYLOADS_BUCKET_ENV = "ERRATA_EVENT_PAYLOADS_BUCKET"
 DEAD_LETTER_QUEUE_ENV = "ERRATA_DEAD_LETTER_QUEUE_URL"
+EVENT_BUS_ENV = "ERRATA_EVENT_BUS"
 
 
 class Settings(BaseModel):
@@ -29,6 +30,7 @@ class Settings(BaseModel):
     events_stream: str = ""
     event_payloads_bucket: str = ""
     dead_letter_queue_url: str = ""
+    event_bus: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,6 +45,7 @@ class Settings(BaseModel):
             events_stream=env.get(EVENTS_STREAM_ENV, ""),
             event_payloads_bucket=env.get(EVENT_PAYLOADS_BUCKET_ENV, ""),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
+            event_bus=env.get(EVENT_BUS_ENV, ""),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -57,4 +60,5 @@ class Settings(BaseModel):
             EVENTS_STREAM_ENV: self.events_stream,
             EVENT_PAYLOADS_BUCKET_ENV: self.event_payloads_bucket,
             DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,
+            EVENT_BUS_ENV: self.event_bus,
         }

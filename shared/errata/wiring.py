@@ -3,21 +3,24 @@ importing a handler opens no connection and reads no environment."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from errata.dashboard import IssueQueries
-from errata.ingest import IngestService, ProjectKeys
+from errata.ingest import IngestService, ProjectKeys, ProjectQuota
 from errata.processing import IssueBatch
 from errata.settings import Settings
+from errata.store.alert_bus import AlertBus
 from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore
 from errata.store.event_stream import EventStream
 from errata.store.issues import IssueStore
-from errata.store.projects import ProjectStore
+from errata.store.projects import ProjectSettings, ProjectStore
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore
@@ -42,8 +45,12 @@ class Clients:
 
 
 def ingest_service(settings: Settings, clients: Clients) -> IngestService:
-    projects = ProjectStore(clients["dynamodb"], settings.projects_table)
-    return IngestService(ProjectKeys(projects), EventStream(clients["kinesis"], settings.events_stream))
+    dynamodb = clients["dynamodb"]
+    return IngestService(
+        ProjectKeys(ProjectStore(dynamodb, settings.projects_table)),
+        EventStream(clients["kinesis"], settings.events_stream),
+        ProjectQuota(CounterStore(dynamodb, settings.counters_table)),
+    )
 
 
 def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
@@ -57,7 +64,30 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         counters=CounterStore(dynamodb, settings.counters_table),
         user_issues=UserIssueStore(dynamodb, settings.user_issues_table),
         releases=ReleaseStore(dynamodb, settings.releases_table),
+        project_settings=_project_settings_cache(settings, clients),
+        alert_bus=AlertBus(clients["events"], settings.event_bus),
     )
+
+
+_SETTINGS_CACHE: dict[str, Callable[[str], ProjectSettings]] = {}
+
+
+def _project_settings_cache(settings: Settings, clients: Clients) -> Callable[[str], ProjectSettings]:
+    """Project settings by id, cached for a minute per container (batches are many, settings change rarely)."""
+    if settings.projects_table not in _SETTINGS_CACHE:
+        store = ProjectStore(clients["dynamodb"], settings.projects_table)
+        cache: dict[str, tuple[float, ProjectSettings]] = {}
+
+        def lookup(project_id: str) -> ProjectSettings:
+            cached = cache.get(project_id)
+            if cached is None or time.monotonic() - cached[0] > 60:
+                project = store.get_project(project_id)
+                cached = (time.monotonic(), project.settings if project else ProjectSettings())
+                cache[project_id] = cached
+            return cached[1]
+
+        _SETTINGS_CACHE[settings.projects_table] = lookup
+    return _SETTINGS_CACHE[settings.projects_table]
 
 
 def issue_queries(settings: Settings, clients: Clients) -> IssueQueries:

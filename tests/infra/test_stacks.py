@@ -131,14 +131,19 @@ def test_buckets_are_private_encrypted_expiring_and_deny_plain_http(stage: Synth
     assert expiry == stage.config.payload_retention_days
 
 
-def test_ingest_may_put_records_on_one_stream_and_read_projects_and_nothing_else(
-    stage: SynthesizedStage,
-) -> None:
+def test_ingest_may_put_records_on_one_stream_read_projects_and_count_its_quota(stage: SynthesizedStage) -> None:
     statements = _role_statements(stage, "ingest")
-    assert _actions(statements) == {"kinesis:PutRecords", "dynamodb:GetItem"}
-    by_action = {s["Action"]: s["Resource"] for s in statements}
-    assert "EventsStream" in str(by_action["kinesis:PutRecords"])
-    assert "ProjectsTable" in str(by_action["dynamodb:GetItem"])
+    assert _actions(statements) == {"kinesis:PutRecords", "dynamodb:GetItem", "dynamodb:UpdateItem"}
+    for statement in statements:
+        actions, resources = str(statement["Action"]), str(statement["Resource"])
+        if "kinesis" in actions:
+            assert actions == "kinesis:PutRecords"
+            assert "EventsStream" in resources
+        elif "UpdateItem" in actions:
+            assert "CountersTable" in resources
+            assert "ProjectsTable" not in resources
+        else:
+            assert "ProjectsTable" in resources or "CountersTable" in resources
     assert "IssuesTable" not in str(statements)
 
 
@@ -155,7 +160,13 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
     assert not {a for a in process_actions if a.endswith("*") or a in ("dynamodb:DeleteItem", "dynamodb:Scan")}
     assert "kinesis:PutRecords" not in process_actions
     api_actions = _actions(_role_statements(stage, "api"))
-    assert api_actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "s3:GetObject"}
+    assert api_actions == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",  # PATCH of settings and issue status, deploys
+        "s3:GetObject",
+    }
     assert "dynamodb:Query" not in process_actions, "the processor writes; only the API reads by query"
 
 

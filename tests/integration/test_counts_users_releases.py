@@ -122,3 +122,24 @@ def test_the_pipeline_end_to_end_fills_the_user_index(project: TestProject) -> N
     sentry_sdk.get_client().close()
     found = wait_for(lambda: project.api("/users/support-ticket-991/issues").json()["issues"])
     assert found[0]["issue"]["type"] == "PermissionError"
+
+
+def test_a_storm_of_ten_thousand_events_counts_all_and_stores_at_most_k_plus_one_payloads(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    shard = Shard()
+    records = [_event_record(shard, project, "connection pool exhausted") for _ in range(10_000)]
+    for start in range(0, len(records), 500):
+        assert _deliver(records[start : start + 500]) == []
+    issue = project.issues()[0]
+    assert issue["count"] == 10_000
+
+    s3: Any = stack.client("s3")
+    prefix = f"projects/{project.project_id}/issues/{issue['id']}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=info.settings.event_payloads_bucket, Prefix=prefix)["Contents"]]
+    sample_size = project.api("").json()["settings"]["sample_size"]
+    assert len(keys) <= sample_size + 1
+    assert prefix + "latest.json" in keys
+    events = project.api(f"/issues/{issue['id']}/events").json()["events"]
+    assert len(events) == sample_size
+    assert {e["message"] for e in events} == {"connection pool exhausted"}

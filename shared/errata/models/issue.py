@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from errata.store.projects import ProjectSettings
 
 
 class IssueSummary(BaseModel):
@@ -101,3 +104,30 @@ class WindowCountView(BaseModel):
 class WindowCountList(BaseModel):
     window: str
     counts: list[WindowCountView]
+
+
+class ProjectView(BaseModel):
+    project_id: str
+    name: str
+    settings: ProjectSettings
+    dropped_last_hour: int = Field(description="events refused by the quota in the last hour")
+
+
+class IssueStatusChange(BaseModel):
+    """PATCH body for an issue. `ignored` takes `ignore_count` (come back after N more events) and/or
+    `ignore_until` (come back after this time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["unresolved", "resolved", "resolved_in_next_release", "ignored"]
+    ignore_count: int | None = Field(default=None, ge=1)
+    ignore_until: datetime | None = None
+
+
+class Deploy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    release: str = Field(min_length=1, max_length=200)
+    environment: str | None = Field(default=None, max_length=64)
+    commit: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=2048)

@@ -60,6 +60,7 @@ class WindowCount:
     start: datetime
     events: int
     users: int
+    dropped: int = 0
 
 
 class CounterStore:
@@ -87,6 +88,43 @@ class CounterStore:
             update["ExpressionAttributeNames"] = {"#users": "users"}
         return {"Update": update}
 
+    def events_in(self, pk: str, moment: datetime, window: Window) -> int:
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=to_item({"pk": pk, "sk": window_key(moment, window)}),
+            ProjectionExpression="events",
+        )
+        return int(from_item(response["Item"]).get("events", 0)) if "Item" in response else 0
+
+    def events_many(self, keys: list[tuple[str, datetime, Window]]) -> dict[tuple[str, str], int]:
+        """Events in each (pk, window holding moment), keyed by (pk, window key); absent windows are 0."""
+        found: dict[tuple[str, str], int] = {}
+        unique = sorted({(pk, window_key(moment, window)) for pk, moment, window in keys})
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [to_item({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + 100]],
+                    "ProjectionExpression": "pk, sk, events",
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    values = from_item(item)
+                    found[(values["pk"], values["sk"])] = int(values.get("events", 0))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def record_dropped(self, pk: str, moment: datetime, dropped: int) -> None:
+        """Events refused by the quota, counted in the minute they were refused."""
+        expires_at = int((window_start(moment, "minute") + WINDOW_TTL["minute"]).timestamp())
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item({"pk": pk, "sk": window_key(moment, "minute")}),
+            UpdateExpression="ADD dropped :dropped SET expires_at = :expires_at",
+            ExpressionAttributeValues=to_item({":dropped": dropped, ":expires_at": expires_at}),
+        )
+
     def windows(self, pk: str, window: Window, since: datetime, until: datetime) -> list[WindowCount]:
         """Counts of every window of `pk` from `since` to `until`, oldest first (one Query)."""
         prefix, pattern = _FORMATS[window]
@@ -102,5 +140,7 @@ class CounterStore:
             values = from_item(item)
             start = datetime.strptime(values["sk"].removeprefix(prefix), pattern).replace(tzinfo=UTC)
             users = len(values.get("users", []))
-            counts.append(WindowCount(start=start, events=values.get("events", 0), users=users))
+            counts.append(
+                WindowCount(start=start, events=values.get("events", 0), users=users, dropped=values.get("dropped", 0))
+            )
         return counts

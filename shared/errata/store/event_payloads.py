@@ -10,6 +10,10 @@ def representative_key(project_id: str, issue_id: str) -> str:
     return f"projects/{project_id}/issues/{issue_id}/latest.json"
 
 
+def sample_key(project_id: str, issue_id: str, slot: int) -> str:
+    return f"projects/{project_id}/issues/{issue_id}/samples/{slot}.json"
+
+
 class EventPayloadStore:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3

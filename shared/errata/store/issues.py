@@ -36,6 +36,20 @@ class IssueState:
     revision: int
     last_seen: str
     user_sketch: bytes | None
+    event_count: int = 0
+    status: str = "unresolved"
+    resolved_release: str | None = None
+    ignore_until_count: int | None = None
+    ignore_until: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: str
+    regressed_in_release: str | None = None
+
+
+IssueStatus = Literal["unresolved", "resolved", "resolved_in_next_release", "ignored", "regressed"]
 
 
 @dataclass
@@ -71,7 +85,9 @@ class IssueStore:
                 self._table: {
                     "Keys": keys,
                     "ConsistentRead": True,
-                    "ProjectionExpression": "project_id, issue_id, revision, last_seen, user_sketch",
+                    "ProjectionExpression": "project_id, issue_id, revision, last_seen, user_sketch, event_count, "
+                    "#status, resolved_release, ignore_until_count, ignore_until",
+                    "ExpressionAttributeNames": {"#status": "status"},
                 }
             }
             while request:
@@ -82,12 +98,22 @@ class IssueStore:
                         revision=int(values.get("revision", 0)),
                         last_seen=values.get("last_seen", ""),
                         user_sketch=values.get("user_sketch"),
+                        event_count=int(values.get("event_count", 0)),
+                        status=values.get("status", "unresolved"),
+                        resolved_release=values.get("resolved_release"),
+                        ignore_until_count=values.get("ignore_until_count"),
+                        ignore_until=values.get("ignore_until"),
                     )
                 request = response.get("UnprocessedKeys") or {}
         return states
 
     def update_item(
-        self, delta: IssueDelta, state: IssueState | None, user_sketch: bytes | None, user_count: int
+        self,
+        delta: IssueDelta,
+        state: IssueState | None,
+        user_sketch: bytes | None,
+        user_count: int,
+        status_change: StatusChange | None = None,
     ) -> dict[str, Any]:
         """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`."""
         last_seen = iso_utc(delta.last_seen)
@@ -116,7 +142,7 @@ class IssueStore:
             "last_seen = :last_seen",
             "first_seen = if_not_exists(first_seen, :first_seen)",
             "grouping_config = if_not_exists(grouping_config, :grouping)",
-            "#status = if_not_exists(#status, :unresolved)",
+            "#status = :status" if status_change else "#status = if_not_exists(#status, :unresolved)",
             "last_event_id = :last_event_id",
             "payload_key = :payload_key",
         ]
@@ -128,6 +154,13 @@ class IssueStore:
         if delta.last_release is not None:
             sets.append("last_release = :last_release")
             values[":last_release"] = delta.last_release
+        removes: list[str] = []
+        if status_change:
+            values[":status"] = status_change.status
+            if status_change.regressed_in_release:
+                sets.append("regressed_in_release = :regressed_in")
+                values[":regressed_in"] = status_change.regressed_in_release
+            removes = ["ignore_until_count", "ignore_until"]
         if user_sketch is not None:
             sets.append("user_sketch = :user_sketch, user_count = :user_count")
             values[":user_sketch"] = user_sketch
@@ -138,7 +171,10 @@ class IssueStore:
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item({"project_id": delta.project_id, "issue_id": delta.issue_id}),
-            "UpdateExpression": "SET " + ", ".join(sets) + " ADD event_count :count, revision :one",
+            "UpdateExpression": "SET "
+            + ", ".join(sets)
+            + " ADD event_count :count, revision :one"
+            + (" REMOVE " + ", ".join(removes) if removes else ""),
             "ExpressionAttributeNames": names,
         }
         if state is None:
@@ -183,6 +219,47 @@ class IssueStore:
                     found[values["issue_id"]] = values
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def set_status(
+        self,
+        project_id: str,
+        issue_id: str,
+        status: IssueStatus,
+        *,
+        resolved_release: str | None = None,
+        ignore_until_count: int | None = None,
+        ignore_until: str | None = None,
+    ) -> dict[str, Any] | None:
+        """A person's decision. It bumps `revision`, so a processor holding an older read retries."""
+        sets = ["#status = :status"]
+        removes = []
+        values: dict[str, Any] = {":status": status, ":one": 1}
+        for name, value in (
+            ("resolved_release", resolved_release),
+            ("ignore_until_count", ignore_until_count),
+            ("ignore_until", ignore_until),
+        ):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item({"project_id": project_id, "issue_id": issue_id}),
+                UpdateExpression="SET "
+                + ", ".join(sets)
+                + " ADD revision :one REMOVE "
+                + ", ".join([*removes, "regressed_in_release"]),
+                ConditionExpression="attribute_exists(issue_id)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return None
+        return from_item(response["Attributes"])
 
     def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from errata.store.dynamo import from_item, to_item
 from errata.store.tables import KeyAttribute, TableSpec
@@ -18,10 +18,29 @@ _PROJECT = "project#"
 _TOKEN = "token#"  # noqa: S105 - a key prefix, not a secret
 
 
+class ProjectSettings(BaseModel):
+    """What a project's owner tunes (PATCH /api/projects/{id})."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_minute: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="events accepted per minute; past it ingest answers 429"
+    )
+    sample_size: int = Field(default=5, ge=1, le=50, description="example payloads kept per issue and minute")
+
+
+class ProjectSettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
+    sample_size: int | None = Field(default=None, ge=1, le=50)
+
+
 class Project(BaseModel):
     project_id: str
     name: str
     public_keys: list[str] = Field(default_factory=list)
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
 
 
 def _token_hash(token: str) -> str:
@@ -39,7 +58,29 @@ class ProjectStore:
         if not item:
             return None
         values = from_item(item)
-        return Project(project_id=values["project_id"], name=values["name"], public_keys=values.get("public_keys", []))
+        return Project(
+            project_id=values["project_id"],
+            name=values["name"],
+            public_keys=values.get("public_keys", []),
+            settings=ProjectSettings.model_validate(values.get("settings") or {}),
+        )
+
+    def update_settings(self, project_id: str, patch: ProjectSettingsPatch) -> Project | None:
+        changes = patch.model_dump(exclude_none=True)
+        current = self.get_project(project_id)
+        if current is None:
+            return None
+        if changes:
+            settings = current.settings.model_copy(update=changes)
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": _PROJECT + project_id}),
+                UpdateExpression="SET settings = :settings",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":settings": settings.model_dump()}),
+            )
+            current = current.model_copy(update={"settings": settings})
+        return current
 
     def put_project(self, project: Project) -> None:
         self._dynamodb.put_item(

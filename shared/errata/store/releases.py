@@ -38,6 +38,34 @@ class ReleaseStore:
             }
         }
 
+    def order(self, project_id: str, versions: list[str]) -> dict[str, str]:
+        """When each release arrived: its deploy time when one was recorded, else first seen."""
+        unique = sorted(set(versions))
+        found: dict[str, str] = {}
+        for start in range(0, len(unique), 100):
+            keys = [to_item({"project_id": project_id, "version": v}) for v in unique[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    values = from_item(item)
+                    found[values["version"]] = values.get("deployed_at") or values["first_seen"]
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def record_deploy(self, project_id: str, deploy: dict[str, Any], now: datetime) -> None:
+        """A deploy marks a release boundary: its time orders releases that are not semantic versions."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item({"project_id": project_id, "version": deploy["release"]}),
+            UpdateExpression="SET deployed_at = if_not_exists(deployed_at, :now), first_seen = if_not_exists("
+            "first_seen, :now), last_seen = if_not_exists(last_seen, :now), deploys = list_append("
+            "if_not_exists(deploys, :empty), :deploy) ADD events :zero",
+            ExpressionAttributeValues=to_item(
+                {":now": iso_utc(now), ":deploy": [{**deploy, "at": iso_utc(now)}], ":empty": [], ":zero": 0}
+            ),
+        )
+
     def releases(self, project_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         request: dict[str, Any] = {
