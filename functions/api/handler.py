@@ -157,6 +157,13 @@ def user_issues(
     return UserIssueList(issues=_deps()[0].issues_of_user(project_id, by, user_id, limit))
 
 
+@app.get("/api/projects/<project_id>/traffic")
+def traffic(project_id: ProjectId, hours: Annotated[int, Query(ge=1, le=360)] = 24) -> dict[str, list[dict[str, Any]]]:
+    """Per hour and per release or route: sessions, errored, crashed (release health), requests (from
+    transactions) and errors, so alerting can compute "% of traffic"."""
+    return {"traffic": _deps()[0].traffic(project_id, hours)}
+
+
 @app.get("/api/projects/<project_id>/releases")
 def releases(project_id: ProjectId) -> ReleaseList:
     return ReleaseList(releases=_deps()[0].releases(project_id))

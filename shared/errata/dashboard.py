@@ -99,6 +99,10 @@ class IssueQueries:
     def record_deploy(self, project_id: str, deploy: Deploy, now: datetime | None = None) -> None:
         self._releases.record_deploy(project_id, deploy.model_dump(exclude_none=True), now or utc_now())
 
+    def traffic(self, project_id: str, hours: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        until = now or utc_now()
+        return self._counters.traffic(project_id, until - timedelta(hours=hours), until)
+
     def dropped_last_hour(self, project_id: str, now: datetime | None = None) -> int:
         until = now or utc_now()
         windows = self._counters.windows(project_key(project_id), "minute", until - timedelta(hours=1), until)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from errata.errors import MissingAuth, PayloadTooLarge, RateLimited, UnknownProjectKey
 from errata.models.ingested import IngestedEvent
@@ -22,6 +22,7 @@ from errata.store.counters import CounterStore, project_key, window_key
 from errata.store.event_stream import EventStream, StreamRecord
 from errata.store.projects import Project, ProjectStore
 from errata.timefmt import utc_now
+from errata.traffic import session_traffic, transaction_traffic
 
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
@@ -138,12 +139,20 @@ class IngestService:
         events: list[tuple[bytes, str | None]] = []
         result = IngestResult()
         header_event_id = envelope.headers.get("event_id")
+        traffic: list[dict[str, Any]] = []
         for item in envelope.items:
             if item.type == "event":
                 events.append((item.payload, header_event_id if isinstance(header_event_id, str) else None))
-            else:
-                # transaction, session(s), client_report and types we do not know: accepted and counted.
-                result.items[item.type] += 1
+                continue
+            # Sessions and transactions become traffic counts; client reports and types we do not know are
+            # accepted and counted in metrics only.
+            result.items[item.type] += 1
+            if item.type in ("session", "sessions"):
+                traffic += session_traffic(item.type, parse_json_object(item.payload, item.type))
+            elif item.type == "transaction":
+                traffic += transaction_traffic(parse_json_object(item.payload, item.type))
+        if traffic:
+            self._put_traffic(project.project_id, traffic)
         if events:
             accepted = self._accept_events(project, events)
             accepted.items.update(result.items)
@@ -163,6 +172,16 @@ class IngestService:
                 if key:
                     return key
             raise
+
+    def _put_traffic(self, project_id: str, traffic: list[dict[str, Any]]) -> None:
+        received_at = self._clock()
+        records = []
+        for entry in traffic:
+            record = IngestedEvent(
+                kind="traffic", project_id=project_id, event_id=uuid.uuid4().hex, received_at=received_at, payload=entry
+            )
+            records.append(StreamRecord(partition_key=record.event_id, data=record.encode()))
+        self._stream.put(records)
 
     def _accept_events(self, project: Project, events: list[tuple[bytes, str | None]]) -> IngestResult:
         project_id = project.project_id

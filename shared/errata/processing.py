@@ -15,6 +15,7 @@ import hashlib
 import logging
 import random
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,9 @@ from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
+from errata.traffic import CRASHED, ERRORED, ERRORS, REQUESTS, SESSIONS
+
+TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
 
 logger = logging.getLogger(__name__)
 WriteKey = tuple[str, ...]
@@ -99,7 +103,46 @@ class _Staged:
         keys.update(("user", key, self.grouping.issue_id) for key in identity_keys(self.project_id, self.event.user))
         if self.event.release:
             keys.add(("release", self.project_id, self.event.release))
+        keys.update(self.traffic_keys())
         return keys
+
+    def traffic_keys(self) -> set[WriteKey]:
+        """Errors per release and per route, beside the requests and sessions counted from traffic records."""
+        hour = window_key(self.received_at, "hour")
+        keys: set[WriteKey] = set()
+        if self.event.release:
+            keys.add(("traffic", self.project_id, hour, "release", self.event.release))
+        if self.event.transaction:
+            keys.add(("traffic", self.project_id, hour, "route", self.event.transaction[:200]))
+        return keys
+
+    def increments(self, key: WriteKey) -> dict[str, int]:
+        return {ERRORS: 1}
+
+
+@dataclass
+class _StagedTraffic:
+    """Sessions or a transaction (errata.traffic): counted per release and route, never stored."""
+
+    sequence_number: int
+    record: Any
+    project_id: str
+    received_at: datetime
+    counts: dict[str, int]
+    release: str | None
+    route: str | None
+
+    def write_keys(self) -> set[WriteKey]:
+        hour = window_key(self.received_at, "hour")
+        keys: set[WriteKey] = set()
+        if self.release:
+            keys.add(("traffic", self.project_id, hour, "release", self.release))
+        if self.route:
+            keys.add(("traffic", self.project_id, hour, "route", self.route))
+        return keys
+
+    def increments(self, key: WriteKey) -> dict[str, int]:
+        return self.counts
 
 
 @dataclass
@@ -110,6 +153,7 @@ class _Tally:
     last: datetime
     events: int = 0
     users: set[str] = field(default_factory=set)
+    increments: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -202,7 +246,7 @@ class IssueBatch:
         self._dead_letters = dead_letters
         self._shard: str | None = None
         self._position: int | None = None
-        self._staged: list[_Staged] = []
+        self._staged: list[_Staged | _StagedTraffic] = []
         self._dead_lettered: list[int] = []
         self.summary = BatchSummary()
 
@@ -225,6 +269,20 @@ class IssueBatch:
             self._dead_lettered.append(sequence_number)
             self.summary.dead_lettered += 1
             return "dead-lettered"
+        if ingested.kind == "traffic":
+            payload = ingested.payload
+            self._staged.append(
+                _StagedTraffic(
+                    sequence_number=sequence_number,
+                    record=record,
+                    project_id=ingested.project_id,
+                    received_at=ingested.received_at,
+                    counts={k: v for k, v in payload.items() if k in TRAFFIC_COUNTS and isinstance(v, int) and v > 0},
+                    release=payload.get("release"),
+                    route=payload.get("route"),
+                )
+            )
+            return "traffic"
         event = SentryEvent.model_validate(ingested.payload)
         grouping = fingerprint_event(event)
         self._staged.append(
@@ -266,11 +324,16 @@ class IssueBatch:
         self.summary.failed = len(reporter.fail_messages)
         return self.summary
 
-    def _commit_segment(self, segment: list[_Staged], last_sequence: int) -> None:
+    def _commit_segment(self, segment: list[_Staged | _StagedTraffic], last_sequence: int) -> None:
         assert self._shard is not None
         aggregates: dict[tuple[str, str], _IssueAggregate] = {}
         tallies: dict[WriteKey, _Tally] = {}
         for staged in segment:
+            if isinstance(staged, _StagedTraffic):
+                for key in staged.write_keys():
+                    tally = tallies.setdefault(key, _Tally(moment=staged.received_at, last=staged.received_at))
+                    tally.increments.update(staged.counts)
+                continue
             if staged.issue not in aggregates:
                 aggregates[staged.issue] = _IssueAggregate(first=staged, last=staged)
             aggregates[staged.issue].add(staged)
@@ -282,11 +345,13 @@ class IssueBatch:
                 tally.events += 1
                 tally.moment = min(tally.moment, staged.received_at)
                 tally.last = max(tally.last, staged.received_at)
+                if key[0] == "traffic":
+                    tally.increments.update(staged.increments(key))
                 if identity and key[0] == "window" and key[1].startswith("issue#"):
                     tally.users.add(identity)
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         states = self._issues.current_states(list(aggregates))
-        self._store_samples(segment, states)
+        self._store_samples([staged for staged in segment if isinstance(staged, _Staged)], states)
         for attempt in range(_CONFLICT_ATTEMPTS):
             if attempt:
                 states = self._issues.current_states(list(aggregates))
@@ -381,15 +446,19 @@ class IssueBatch:
             return self._counters.add_item(key[1], tally.moment, window, tally.events, tally.users or None)
         if kind == "user":
             return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
+        if kind == "traffic":
+            return self._counters.add_traffic_item(key[1], tally.moment, key[3], key[4], dict(tally.increments))
         return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last)
 
 
-def _segments(staged: list[_Staged], poison: list[int]) -> list[tuple[list[_Staged], int]]:
+def _segments(
+    staged: list[_Staged | _StagedTraffic], poison: list[int]
+) -> list[tuple[list[_Staged | _StagedTraffic], int]]:
     """Consecutive runs of records whose writes fit one transaction (at most MAX_ITEMS_PER_TRANSACTION
     items), each with the sequence number its transaction moves the position to (dead-lettered records in
     the run are covered too)."""
-    segments: list[tuple[list[_Staged], int]] = []
-    current: list[_Staged] = []
+    segments: list[tuple[list[_Staged | _StagedTraffic], int]] = []
+    current: list[_Staged | _StagedTraffic] = []
     keys: set[WriteKey] = set()
     for item in staged:
         new_keys = item.write_keys() - keys

@@ -16,6 +16,8 @@ from errata.errors import UnprocessableRecord
 
 class IngestedEvent(BaseModel):
     version: Literal[1] = 1
+    # "event": a Sentry event payload; "traffic": a record of errata.traffic (sessions, transactions).
+    kind: Literal["event", "traffic"] = "event"
     project_id: str
     event_id: str
     received_at: datetime

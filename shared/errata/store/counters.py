@@ -55,6 +55,10 @@ def project_key(project_id: str) -> str:
     return f"project#{project_id}"
 
 
+def traffic_key(project_id: str) -> str:
+    return f"traffic#{project_id}"
+
+
 @dataclass(frozen=True)
 class WindowCount:
     start: datetime
@@ -87,6 +91,46 @@ class CounterStore:
         if users:
             update["ExpressionAttributeNames"] = {"#users": "users"}
         return {"Update": update}
+
+    def add_traffic_item(
+        self, project_id: str, moment: datetime, dimension: str, value: str, increments: dict[str, int]
+    ) -> dict[str, Any]:
+        """Hourly traffic of a release or route: `traffic#<project>`, `h#<hour>#<dimension>#<value>`."""
+        names = {f"#c{i}": name for i, name in enumerate(sorted(increments))}
+        values: dict[str, Any] = {f":c{i}": increments[name] for i, name in enumerate(sorted(increments))}
+        values[":expires_at"] = int((window_start(moment, "hour") + WINDOW_TTL["hour"]).timestamp())
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(increments)))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(
+                    {"pk": traffic_key(project_id), "sk": f"{window_key(moment, 'hour')}#{dimension}#{value}"}
+                ),
+                "UpdateExpression": f"ADD {adds} SET expires_at = :expires_at",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
+            }
+        }
+
+    def traffic(self, project_id: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":pk": traffic_key(project_id),
+                    ":from": window_key(since, "hour"),
+                    ":to": window_key(until, "hour") + "~",
+                }
+            ),
+        )
+        rows = []
+        for item in response.get("Items", []):
+            values = from_item(item)
+            hour, dimension, value = values.pop("sk").split("#", 3)[1:]
+            values.pop("pk"), values.pop("expires_at", None)
+            rows.append({"hour": hour, "dimension": dimension, "value": value, **values})
+        return rows
 
     def events_in(self, pk: str, moment: datetime, window: Window) -> int:
         response = self._dynamodb.get_item(
