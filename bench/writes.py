@@ -1,6 +1,6 @@
 """DynamoDB and S3 writes per event of the processor, for an error storm and for a Zipf mix, from one run.
 
-    uv run python bench/writes.py [--storm-events 10000] [--zipf-events 3000]
+    uv run python bench/writes.py [--storm-events 10000] [--zipf-events 2000]
 
 Runs the real processor handler against the moto server and counts the write requests it makes. A transactional
 write costs 2 WCU per item; the "WCU" column counts that. moto deep-copies a table for every item of a
@@ -30,6 +30,7 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "ERRATA_AWS_READ_TIMEOUT": "300",
     }
 )
 
@@ -118,7 +119,7 @@ def run(name: str, records: list[dict[str, Any]], batch_size: int, counter: Writ
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--storm-events", type=int, default=10_000)
-    parser.add_argument("--zipf-events", type=int, default=3_000)
+    parser.add_argument("--zipf-events", type=int, default=2_000)
     args = parser.parse_args()
     counter = WriteCounter()
     original = botocore.client.BaseClient._make_api_call

@@ -229,53 +229,47 @@ class ServicesStack(Stack):
         return http_api
 
     def _alarms(self, config: StageConfig, storage: StorageStack) -> None:
-        action = cw_actions.SnsAction(storage.operations_topic)
-        alarms = [
-            cloudwatch.Alarm(
-                self,
-                "ProcessorIteratorAge",
-                alarm_description="The processor is falling behind the events stream.",
-                metric=self.process.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
-                threshold=config.iterator_age_alarm_seconds * 1000,
-                evaluation_periods=5,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        five_minutes = Duration.minutes(5)
+        alarms = {
+            "ProcessorIteratorAge": (
+                "The processor is falling behind the events stream.",
+                self.process.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
+                config.iterator_age_alarm_seconds * 1000,
+                5,
             ),
-            cloudwatch.Alarm(
-                self,
-                "DeadLetterQueueDepth",
-                alarm_description="Records were dead-lettered: poison records or retries exhausted.",
-                metric=storage.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(5), statistic="Maximum"
+            "DeadLetterQueueDepth": (
+                "Records were dead-lettered: poison records or retries exhausted.",
+                storage.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
                 ),
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                0,
+                1,
             ),
+            "Api5xx": (
+                "The HTTP API answered 5xx: ingest or the dashboard API failed.",
+                self.http_api.metric_server_error(period=five_minutes, statistic="Sum"),
+                0,
+                1,
+            ),
+            "ProcessorErrors": (
+                "The processor function failed invocations (batches will be retried).",
+                self.process.metric_errors(period=five_minutes, statistic="Sum"),
+                0,
+                1,
+            ),
+        }
+        action = cw_actions.SnsAction(storage.operations_topic)
+        for construct_id, (description, metric, threshold, periods) in alarms.items():
             cloudwatch.Alarm(
                 self,
-                "Api5xx",
-                alarm_description="The HTTP API answered 5xx: ingest or the dashboard API failed.",
-                metric=self.http_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
-                threshold=0,
-                evaluation_periods=1,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "ProcessorErrors",
-                alarm_description="The processor function failed invocations (batches will be retried).",
-                metric=self.process.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
+            ).add_alarm_action(action)
 
     def _suppress_scoped_wildcards(self) -> None:
         for function in (self.process, self.api):

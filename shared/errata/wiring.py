@@ -3,6 +3,7 @@ importing a handler opens no connection and reads no environment."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +26,14 @@ from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore
 
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=10)
-
 
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    # AWS answers in milliseconds; the local moto server can take many seconds on a large transaction, and a
+    # timed-out call that botocore retries would then fail on its own conditions (moto does not honour
+    # ClientRequestToken), so the local stack raises the read timeout.
+    read_timeout = int(os.environ.get("ERRATA_AWS_READ_TIMEOUT", "10"))
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=read_timeout)
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 class Clients:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from errata.store.dynamo import from_item, to_item
+from errata.store.dynamo import batch_get, from_item, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 
 COUNTERS_TABLE = TableSpec(
@@ -142,22 +142,11 @@ class CounterStore:
 
     def events_many(self, keys: list[tuple[str, datetime, Window]]) -> dict[tuple[str, str], int]:
         """Events in each (pk, window holding moment), keyed by (pk, window key); absent windows are 0."""
-        found: dict[tuple[str, str], int] = {}
         unique = sorted({(pk, window_key(moment, window)) for pk, moment, window in keys})
-        for start in range(0, len(unique), 100):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [to_item({"pk": pk, "sk": sk}) for pk, sk in unique[start : start + 100]],
-                    "ProjectionExpression": "pk, sk, events",
-                }
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    values = from_item(item)
-                    found[(values["pk"], values["sk"])] = int(values.get("events", 0))
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        items = batch_get(
+            self._dynamodb, self._table, [{"pk": pk, "sk": sk} for pk, sk in unique], projection="pk, sk, events"
+        )
+        return {(values["pk"], values["sk"]): int(values.get("events", 0)) for values in items}
 
     def record_dropped(self, pk: str, moment: datetime, dropped: int) -> None:
         """Events refused by the quota, counted in the minute they were refused."""

@@ -31,3 +31,31 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3 Binary
         return bytes(value.value)
     return value
+
+
+def batch_get(
+    dynamodb: Any,
+    table: str,
+    keys: list[dict[str, Any]],
+    *,
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+    consistent: bool = False,
+) -> list[dict[str, Any]]:
+    """BatchGetItem over any number of keys: 100 per request, unprocessed keys retried. Plain values out."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {
+            "Keys": [to_item(key) for key in keys[start : start + 100]],
+            "ConsistentRead": consistent,
+        }
+        if projection:
+            request["ProjectionExpression"] = projection
+        if names:
+            request["ExpressionAttributeNames"] = names
+        pending: dict[str, Any] = {table: request}
+        while pending:
+            response = dynamodb.batch_get_item(RequestItems=pending)
+            found.extend(from_item(item) for item in response["Responses"].get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+    return found

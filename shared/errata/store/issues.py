@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from errata.store.dynamo import from_item, to_item
+from errata.store.dynamo import batch_get, from_item, to_item
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -78,34 +78,28 @@ class IssueStore:
         self._table = table_name
 
     def current_states(self, project_issue_ids: list[tuple[str, str]]) -> dict[tuple[str, str], IssueState]:
-        states: dict[tuple[str, str], IssueState] = {}
-        for start in range(0, len(project_issue_ids), 100):
-            keys = [to_item({"project_id": p, "issue_id": i}) for p, i in project_issue_ids[start : start + 100]]
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": keys,
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "project_id, issue_id, revision, last_seen, user_sketch, event_count, "
-                    "#status, resolved_release, ignore_until_count, ignore_until",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                }
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    values = from_item(item)
-                    states[(values["project_id"], values["issue_id"])] = IssueState(
-                        revision=int(values.get("revision", 0)),
-                        last_seen=values.get("last_seen", ""),
-                        user_sketch=values.get("user_sketch"),
-                        event_count=int(values.get("event_count", 0)),
-                        status=values.get("status", "unresolved"),
-                        resolved_release=values.get("resolved_release"),
-                        ignore_until_count=values.get("ignore_until_count"),
-                        ignore_until=values.get("ignore_until"),
-                    )
-                request = response.get("UnprocessedKeys") or {}
-        return states
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"project_id": p, "issue_id": i} for p, i in project_issue_ids],
+            projection="project_id, issue_id, revision, last_seen, user_sketch, event_count, #status, "
+            "resolved_release, ignore_until_count, ignore_until",
+            names={"#status": "status"},
+            consistent=True,
+        )
+        return {
+            (values["project_id"], values["issue_id"]): IssueState(
+                revision=int(values.get("revision", 0)),
+                last_seen=values.get("last_seen", ""),
+                user_sketch=values.get("user_sketch"),
+                event_count=int(values.get("event_count", 0)),
+                status=values.get("status", "unresolved"),
+                resolved_release=values.get("resolved_release"),
+                ignore_until_count=values.get("ignore_until_count"),
+                ignore_until=values.get("ignore_until"),
+            )
+            for values in items
+        }
 
     def update_item(
         self,
@@ -208,17 +202,8 @@ class IssueStore:
         return [from_item(item) for item in response.get("Items", [])]
 
     def get_many(self, project_id: str, issue_ids: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(issue_ids), 100):
-            keys = [to_item({"project_id": project_id, "issue_id": i}) for i in issue_ids[start : start + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys}}
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    values = from_item(item)
-                    found[values["issue_id"]] = values
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        items = batch_get(self._dynamodb, self._table, [{"project_id": project_id, "issue_id": i} for i in issue_ids])
+        return {values["issue_id"]: values for values in items}
 
     def set_status(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import from_item, to_item
+from errata.store.dynamo import batch_get, from_item, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -40,18 +40,11 @@ class ReleaseStore:
 
     def order(self, project_id: str, versions: list[str]) -> dict[str, str]:
         """When each release arrived: its deploy time when one was recorded, else first seen."""
-        unique = sorted(set(versions))
-        found: dict[str, str] = {}
-        for start in range(0, len(unique), 100):
-            keys = [to_item({"project_id": project_id, "version": v}) for v in unique[start : start + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys}}
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    values = from_item(item)
-                    found[values["version"]] = values.get("deployed_at") or values["first_seen"]
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        keys = [{"project_id": project_id, "version": v} for v in sorted(set(versions))]
+        return {
+            values["version"]: values.get("deployed_at") or values["first_seen"]
+            for values in batch_get(self._dynamodb, self._table, keys)
+        }
 
     def record_deploy(self, project_id: str, deploy: dict[str, Any], now: datetime) -> None:
         """A deploy marks a release boundary: its time orders releases that are not semantic versions."""
