@@ -17,7 +17,7 @@ dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard UR
 test: bootstrap bootstrap-node build ## lint, type-check and run every test
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy shared local functions infra
+	$(UV) run --frozen mypy shared local functions infra sdk/errata_sdk
 	$(UV) run --frozen pytest
 
 build: bootstrap ## the Lambda layer and function folders in .build/, without Docker

@@ -1,0 +1,141 @@
+"""The disk spool: envelopes wait here until the collector has them.
+
+SQLite in WAL mode rather than one file per envelope: a commit is atomic and durable (a `kill -9` right after
+`capture_*` returns loses nothing), the oldest-first order and the size budget are one query each, and
+several processes can share a `buffer_dir` safely. The standard library has it: no dependency.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpooledEnvelope:
+    id: int
+    category: str
+    body: bytes
+    attempts: int
+
+
+class Spool:
+    def __init__(self, directory: str, max_bytes: int) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self._path = os.path.join(directory, "errata-spool.sqlite3")
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._db = self._connect()
+        self.dropped = 0  # envelopes dropped to stay within the budget, since start
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=5, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS envelopes (id INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL, "
+            "body BLOB NOT NULL, size INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+            "not_before REAL NOT NULL DEFAULT 0, created REAL NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS drops (category TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, "
+            "PRIMARY KEY (category, reason))"
+        )
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        # A forked child must not use its parent's connection.
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._lock = threading.Lock()
+            self._db = self._connect()
+        return self._db
+
+    def put(self, category: str, body: bytes) -> None:
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT INTO envelopes (category, body, size, created) VALUES (?, ?, ?, ?)",
+                    (category, body, len(body), time.time()),
+                )
+                self._enforce_budget(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _enforce_budget(self, db: sqlite3.Connection) -> None:
+        (total,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM envelopes").fetchone()
+        while total > self._max_bytes:
+            row = db.execute("SELECT id, category, size FROM envelopes ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return
+            db.execute("DELETE FROM envelopes WHERE id = ?", (row[0],))
+            self._add_drop(db, row[1], "buffer_overflow", 1)
+            self.dropped += 1
+            total -= row[2]
+
+    def next_ready(self, now: float, blocked: set[str]) -> SpooledEnvelope | None:
+        """The oldest envelope whose retry time has come and whose category is not rate limited."""
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT id, category, body, attempts FROM envelopes WHERE not_before <= ? ORDER BY id LIMIT 50",
+                    (now,),
+                )
+                .fetchall()
+            )
+        for row in rows:
+            if row[1] not in blocked:
+                return SpooledEnvelope(row[0], row[1], bytes(row[2]), row[3])
+        return None
+
+    def delete(self, envelope_id: int) -> None:
+        with self._lock:
+            self._connection().execute("DELETE FROM envelopes WHERE id = ?", (envelope_id,))
+
+    def retry_later(self, envelope_id: int, not_before: float) -> None:
+        with self._lock:
+            self._connection().execute(
+                "UPDATE envelopes SET attempts = attempts + 1, not_before = ? WHERE id = ?", (not_before, envelope_id)
+            )
+
+    @staticmethod
+    def _add_drop(db: sqlite3.Connection, category: str, reason: str, count: int) -> None:
+        db.execute(
+            "INSERT INTO drops (category, reason, count) VALUES (?, ?, ?) "
+            "ON CONFLICT(category, reason) DO UPDATE SET count = count + excluded.count",
+            (category, reason, count),
+        )
+
+    def record_drop(self, category: str, reason: str, count: int = 1) -> None:
+        with self._lock:
+            self._add_drop(self._connection(), category, reason, count)
+
+    def take_drops(self) -> dict[tuple[str, str], int]:
+        """Drop counts by (category, reason) for a client report, cleared as they are taken."""
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute("SELECT category, reason, count FROM drops").fetchall()
+            db.execute("DELETE FROM drops")
+            db.execute("COMMIT")
+        return {(category, reason): count for category, reason, count in rows}
+
+    def pending_outside(self, blocked: set[str]) -> int:
+        """Envelopes still to send, those of rate-limited categories aside."""
+        with self._lock:
+            rows = self._connection().execute("SELECT category, COUNT(*) FROM envelopes GROUP BY category").fetchall()
+        return sum(count for category, count in rows if category not in blocked)
+
+    def pending(self) -> int:
+        with self._lock:
+            (count,) = self._connection().execute("SELECT COUNT(*) FROM envelopes").fetchone()
+        return int(count)
