@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 @dataclass
 class Scope:
     user: dict[str, Any] | None = None
+    request: dict[str, Any] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     contexts: dict[str, Any] = field(default_factory=dict)
     breadcrumbs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))
@@ -35,6 +36,7 @@ class Scope:
     def copy(self) -> Scope:
         return Scope(
             user=copy.copy(self.user),
+            request=self.request,
             tags=dict(self.tags),
             contexts=dict(self.contexts),
             breadcrumbs=deque(self.breadcrumbs, maxlen=self.breadcrumbs.maxlen),
@@ -122,6 +124,8 @@ class Client:
             if not self.options.send_default_pii:
                 user.pop("ip_address", None)
             event["user"] = user
+        if scope.request:
+            event["request"] = scope.request
         if scope.tags:
             event["tags"] = {**scope.tags, **event.get("tags", {})}
         if scope.contexts:

@@ -1,0 +1,110 @@
+"""Request capture for web apps and Lambda functions: each request gets its own scope (request details,
+user), an exception escaping the app is captured as unhandled and re-raised, and a Lambda invocation
+flushes before the runtime freezes the process."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from errata_sdk.client import Scope, _scope, current_scope, get_client, guarded
+
+F = TypeVar("F", bound=Callable[..., Any])
+_HIDDEN_HEADERS = ("authorization", "cookie", "x-api-key", "x-forwarded-for", "x-real-ip")
+
+
+@guarded()
+def _request_context(environ: dict[str, Any]) -> dict[str, Any]:
+    client = get_client()
+    send_pii = bool(client and client.options.send_default_pii)
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+            headers[name] = value if send_pii or name.lower() not in _HIDDEN_HEADERS else "[Filtered]"
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    return {
+        "method": environ.get("REQUEST_METHOD"),
+        "url": f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}",
+        "query_string": environ.get("QUERY_STRING", ""),
+        "headers": headers,
+    }
+
+
+@guarded()
+def _capture_unhandled(error: BaseException, request: dict[str, Any] | None) -> None:
+    client = get_client()
+    if client is None:
+        return
+    if request:
+        current_scope().request = request
+    client.capture_exception(error, level="error", handled=False)
+
+
+class ErrataWsgiMiddleware:
+    """`app.wsgi_app = ErrataWsgiMiddleware(app.wsgi_app)` (Flask), or wrap any WSGI callable."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        token = _scope.set(current_scope().copy())
+        request = _request_context(environ)
+        current_scope().request = request
+        try:
+            return self.app(environ, start_response)
+        except Exception as error:
+            _capture_unhandled(error, request)
+            raise
+        finally:
+            _scope.reset(token)
+
+
+def lambda_handler(function: F) -> F:
+    """Decorate a Lambda handler: exceptions are captured and the SDK flushes before the runtime freezes."""
+
+    @functools.wraps(function)
+    def wrapper(event: Any, context: Any) -> Any:
+        token = _scope.set(current_scope().copy())
+        try:
+            current_scope().tags["aws_request_id"] = str(getattr(context, "aws_request_id", ""))
+            return function(event, context)
+        except Exception as error:
+            _capture_unhandled(error, None)
+            raise
+        finally:
+            _flush_before_freeze(context)
+            _scope.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@guarded()
+def _flush_before_freeze(context: Any) -> None:
+    client = get_client()
+    if client is None:
+        return
+    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 3000)() / 1000
+    client.transport.flush(max(0.1, min(2.0, remaining - 0.5)))
+
+
+def install_asyncio_handler(loop: asyncio.AbstractEventLoop) -> None:
+    """Exceptions asyncio only logs (a task nobody awaited) are captured too."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, BaseException):
+            _capture_unhandled(error, None)
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+__all__ = ["ErrataWsgiMiddleware", "Scope", "install_asyncio_handler", "lambda_handler"]

@@ -1,0 +1,102 @@
+"""Errata's SDK in a Flask app, a Lambda handler and asyncio, against the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import errata_sdk
+import pytest
+from errata_sdk.client import get_client, set_client
+from errata_sdk.frameworks import ErrataWsgiMiddleware, install_asyncio_handler, lambda_handler
+from flask import Flask
+
+from errata_local.lambda_context import LocalLambdaContext
+from tests.integration.conftest import TestProject, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sdk(project: TestProject, tmp_path: Path) -> Iterator[TestProject]:
+    errata_sdk.init(dsn=project.dsn, release="shop@3.0.0", buffer_dir=str(tmp_path))
+    yield project
+    client = get_client()
+    if client is not None:
+        client.transport.close(2.0)
+    set_client(None)
+
+
+def _event_of(project: TestProject, issue_type: str) -> dict[str, Any]:
+    issue = wait_for(lambda: next((i for i in project.issues() if i["type"] == issue_type), None))
+    event: dict[str, Any] = project.api(f"/issues/{issue['id']}").json()["event"]
+    return event
+
+
+def test_a_flask_route_error_is_captured_with_its_request_and_user(sdk: TestProject) -> None:
+    app = Flask("shop")
+    app.wsgi_app = ErrataWsgiMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+
+    @app.route("/cart/<int:cart_id>")
+    def cart(cart_id: int) -> str:
+        errata_sdk.set_user({"id": "buyer-7"})
+        raise LookupError(f"cart {cart_id} vanished")
+
+    with pytest.raises(LookupError):
+        app.test_client().get("/cart/12?coupon=X", headers={"Authorization": "Bearer sk_live_zz"})
+    errata_sdk.flush(5)
+    event = _event_of(sdk, "LookupError")
+    assert event["request"]["url"].endswith("/cart/12")
+    assert event["request"]["query_string"] == "coupon=X"
+    assert event["request"]["headers"]["Authorization"] == "[Filtered]"
+    assert event["user"]["id"] == "buyer-7"
+    assert event["release"] == "shop@3.0.0"
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "cart"
+    assert frames[-1]["in_app"] is True
+    assert any(not frame["in_app"] for frame in frames), "flask's own frames are not in-app"
+    assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
+
+
+def test_a_lambda_handler_error_is_captured_and_flushed_before_returning(sdk: TestProject) -> None:
+    @lambda_handler
+    def handle(event: dict[str, Any], context: Any) -> None:
+        raise TimeoutError(f"downstream timed out for {event['order']}")
+
+    with pytest.raises(TimeoutError):
+        handle({"order": 5}, LocalLambdaContext(function_name="orders"))
+    client = get_client()
+    assert client is not None
+    assert client.spool.pending() == 0, "sent before the handler returned, as Lambda may freeze right after"
+    event = _event_of(sdk, "TimeoutError")
+    assert event["tags"]["aws_request_id"]
+
+
+def test_an_exception_only_asyncio_sees_is_captured(sdk: TestProject) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        install_asyncio_handler(loop)
+        error = ConnectionResetError("peer went away")
+        loop.call_exception_handler({"message": "Task exception was never retrieved", "exception": error})
+    finally:
+        loop.close()
+    errata_sdk.flush(5)
+    assert _event_of(sdk, "ConnectionResetError")["exception"]["values"][-1]["value"] == "peer went away"
+
+
+def test_logging_errors_become_events_and_records_breadcrumbs(sdk: TestProject) -> None:
+    import logging
+
+    log = logging.getLogger("shop.checkout")
+    log.warning("inventory low for sku %s", "X1")
+    try:
+        {}["price"]
+    except KeyError:
+        log.exception("pricing failed")
+    errata_sdk.flush(5)
+    event = _event_of(sdk, "KeyError")
+    crumbs = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
+    assert "inventory low for sku X1" in crumbs
