@@ -35,7 +35,10 @@ class Spool:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=5, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode: a commit is in the WAL file (the OS's cache) when `put` returns, so a killed
+        # process loses nothing; only a power cut can take the last commits. FULL would fsync each capture:
+        # measured 1.1 ms median per capture_exception against 0.49 ms with NORMAL (bench/sdk_overhead.py).
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
             "CREATE TABLE IF NOT EXISTS envelopes (id INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL, "
             "body BLOB NOT NULL, size INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
