@@ -7,10 +7,12 @@ import atexit
 import contextvars
 import copy
 import functools
+import json
 import logging
 import os
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Scope:
     user: dict[str, Any] | None = None
     request: dict[str, Any] | None = None
+    request_errored: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     contexts: dict[str, Any] = field(default_factory=dict)
     breadcrumbs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))
@@ -93,6 +96,26 @@ class Options:
     flush_timeout: float = 2.0
 
 
+class SessionAggregator:
+    """Request-mode release health, as Sentry's server SDKs send it: per minute, how many requests ended
+    well (exited), with a captured error (errored) or with an unhandled one (crashed)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, dict[str, int]] = {}
+
+    def record(self, outcome: str) -> None:
+        minute = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
+        with self._lock:
+            bucket = self._buckets.setdefault(minute, {"exited": 0, "errored": 0, "crashed": 0})
+            bucket[outcome] += 1
+
+    def take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            buckets, self._buckets = self._buckets, {}
+        return [{"started": minute, **counts} for minute, counts in sorted(buckets.items())]
+
+
 class Client:
     internal_errors = 0
 
@@ -103,7 +126,8 @@ class Client:
             os.path.expanduser("~"), ".cache", "errata-sdk", self.dsn.project_id
         )
         self.spool = Spool(directory, int(options.max_buffer_mb * 1024 * 1024))
-        self.transport = Transport(self.dsn, self.spool)
+        self.sessions = SessionAggregator()
+        self.transport = Transport(self.dsn, self.spool, before_flush=self.enqueue_sessions)
         self.transport._ensure_thread()  # send what an earlier process left in the spool
         atexit.register(self._flush_at_exit)
 
@@ -112,6 +136,15 @@ class Client:
             self.transport.close(self.options.flush_timeout)
         except Exception:
             logger.debug("errata_sdk flush at exit failed", exc_info=True)
+
+    def enqueue_sessions(self) -> None:
+        aggregates = self.sessions.take()
+        if not aggregates or not self.options.release:
+            return
+        attrs = {"release": self.options.release, "environment": self.options.environment or "production"}
+        payload = json.dumps({"attrs": attrs, "aggregates": aggregates}).encode()
+        item = json.dumps({"type": "sessions", "length": len(payload)}).encode()
+        self.transport.enqueue("session", b"{}\n" + item + b"\n" + payload)
 
     def capture_event(self, event: dict[str, Any]) -> str | None:
         if self.options.sample_rate < 1.0 and random.random() >= self.options.sample_rate:
@@ -126,6 +159,7 @@ class Client:
             event["user"] = user
         if scope.request:
             event["request"] = scope.request
+            scope.request_errored = True
         if scope.tags:
             event["tags"] = {**scope.tags, **event.get("tags", {})}
         if scope.contexts:

@@ -54,12 +54,18 @@ class ErrataWsgiMiddleware:
         token = _scope.set(current_scope().copy())
         request = _request_context(environ)
         current_scope().request = request
+        outcome = "exited"
         try:
-            return self.app(environ, start_response)
+            result = self.app(environ, start_response)
+            if current_scope().request_errored:
+                outcome = "errored"
+            return result
         except Exception as error:
+            outcome = "crashed"
             _capture_unhandled(error, request)
             raise
         finally:
+            _record_session(outcome)
             _scope.reset(token)
 
 
@@ -80,6 +86,13 @@ def lambda_handler(function: F) -> F:
             _scope.reset(token)
 
     return wrapper  # type: ignore[return-value]
+
+
+@guarded()
+def _record_session(outcome: str) -> None:
+    client = get_client()
+    if client is not None:
+        client.sessions.record(outcome)
 
 
 @guarded()

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,35 @@ class Spool:
             total -= row[2]
 
     def next_ready(self, now: float, blocked: set[str]) -> SpooledEnvelope | None:
-        """The oldest envelope whose retry time has come and whose category is not rate limited."""
+        """The oldest envelope whose retry time has come and whose category is not rate limited, without
+        claiming it (tells whether anything is sendable)."""
         with self._lock:
-            rows = (
-                self._connection()
-                .execute(
-                    "SELECT id, category, body, attempts FROM envelopes WHERE not_before <= ? ORDER BY id LIMIT 50",
-                    (now,),
-                )
-                .fetchall()
-            )
-        for row in rows:
-            if row[1] not in blocked:
-                return SpooledEnvelope(row[0], row[1], bytes(row[2]), row[3])
-        return None
+            rows = self._ready_rows(self._connection(), now)
+        chosen = next((row for row in rows if row[1] not in blocked), None)
+        return None if chosen is None else SpooledEnvelope(chosen[0], chosen[1], bytes(chosen[2]), chosen[3])
+
+    def claim_next(self, now: float, blocked: set[str], lease: float = 30.0) -> SpooledEnvelope | None:
+        """Like `next_ready`, and leases the envelope to this process: processes sharing a `buffer_dir`
+        (a forked worker, a restarted one) never send the same envelope at once. A sender that dies holding
+        a lease gives the envelope up when the lease runs out."""
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                chosen = next((row for row in self._ready_rows(db, now) if row[1] not in blocked), None)
+                if chosen is not None:
+                    db.execute("UPDATE envelopes SET not_before = ? WHERE id = ?", (now + lease, chosen[0]))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return None if chosen is None else SpooledEnvelope(chosen[0], chosen[1], bytes(chosen[2]), chosen[3])
+
+    @staticmethod
+    def _ready_rows(db: sqlite3.Connection, now: float) -> list[Any]:
+        return db.execute(
+            "SELECT id, category, body, attempts FROM envelopes WHERE not_before <= ? ORDER BY id LIMIT 50", (now,)
+        ).fetchall()
 
     def delete(self, envelope_id: int) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 from errata_sdk.dsn import Dsn
 from errata_sdk.spool import Spool
@@ -42,7 +43,18 @@ def parse_rate_limits(header: str, now: float) -> dict[str, float]:
 
 
 class Transport:
-    def __init__(self, dsn: Dsn, spool: Spool, timeout: float = 5.0, max_backoff: float = 300.0) -> None:
+    def __init__(
+        self,
+        dsn: Dsn,
+        spool: Spool,
+        timeout: float = 5.0,
+        max_backoff: float = 300.0,
+        before_flush: Callable[[], None] | None = None,
+        periodic_seconds: float = 60.0,
+    ) -> None:
+        self._before_flush = before_flush
+        self._periodic_seconds = periodic_seconds
+        self._last_periodic = time.monotonic()
         self._dsn = dsn
         self._spool = spool
         self._timeout = timeout
@@ -68,6 +80,8 @@ class Transport:
         """Waits until every envelope is sent, rate-limited categories aside (they wait for their limit);
         False when some are still on disk at the timeout, for example while the collector is down."""
         self._ensure_thread()
+        if self._before_flush is not None:
+            self._before_flush()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._wakeup.set()
@@ -106,8 +120,11 @@ class Transport:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
+                if self._before_flush is not None and time.monotonic() - self._last_periodic > self._periodic_seconds:
+                    self._last_periodic = time.monotonic()
+                    self._before_flush()  # session aggregates go out once a minute
                 self._send_reports()
-                envelope = self._spool.next_ready(time.time(), self._blocked())
+                envelope = self._spool.claim_next(time.time(), self._blocked(), lease=self._timeout * 3)
                 if envelope is None:
                     self._wakeup.wait(0.5)
                     self._wakeup.clear()
@@ -126,6 +143,7 @@ class Transport:
         if status is not None and 200 <= status < 300:
             self._spool.delete(envelope_id)
         elif status == 429:
+            self._spool.retry_later(envelope_id, now)  # waits for its category's limit, not for a lease
             if not limits:
                 retry_after = headers.get("retry-after", "60")
                 seconds = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 60.0

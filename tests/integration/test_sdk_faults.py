@@ -147,3 +147,34 @@ def test_a_429_stops_that_category_until_the_limit_expires(
     assert len(attempts) == sent_before, "no event is sent while the category is limited"
     assert client.spool.pending() == 4, "limited events wait on disk instead of being lost"
     client.transport.close(0.5)
+
+
+FORKING_PROGRAM = """
+import os, sys
+import errata_sdk
+errata_sdk.init(dsn=sys.argv[1], buffer_dir=sys.argv[2])
+errata_sdk.capture_message("from the parent")
+pid = os.fork()
+if pid == 0:
+    errata_sdk.capture_message("from the child")
+    os._exit(0 if errata_sdk.flush(10) else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status) or (0 if errata_sdk.flush(10) else 4))
+"""
+
+
+def test_after_fork_the_child_sends_with_its_own_thread_and_connection(
+    project: TestProject, collector: Collector, tmp_path: Path
+) -> None:
+    collector.up()
+    result = subprocess.run(
+        [sys.executable, "-c", FORKING_PROGRAM, _dsn(project, collector.port), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    titles = wait_for(lambda: (lambda t: t if len(t) == 2 else None)(sorted(i["title"] for i in project.issues())))
+    assert titles == ["from the child", "from the parent"]
+    assert sum(i["count"] for i in project.issues()) == 2, "nothing sent twice by the two processes"

@@ -100,3 +100,30 @@ def test_logging_errors_become_events_and_records_breadcrumbs(sdk: TestProject) 
     event = _event_of(sdk, "KeyError")
     crumbs = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
     assert "inventory low for sku X1" in crumbs
+
+
+def test_the_wsgi_middleware_reports_request_mode_sessions_for_release_health(sdk: TestProject) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        if path == "/crash":
+            raise RuntimeError("unhandled in a request")
+        if path == "/handled":
+            errata_sdk.capture_message("handled trouble", level="warning")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    wrapped = ErrataWsgiMiddleware(app)
+    environ = {"REQUEST_METHOD": "GET", "wsgi.url_scheme": "http", "HTTP_HOST": "shop", "QUERY_STRING": ""}
+    for path in ("/a", "/b", "/c", "/handled"):
+        wrapped({**environ, "PATH_INFO": path}, lambda *args: None)
+    with pytest.raises(RuntimeError):
+        wrapped({**environ, "PATH_INFO": "/crash"}, lambda *args: None)
+    errata_sdk.flush(5)
+
+    def release_row() -> dict[str, Any] | None:
+        rows = sdk.api("/traffic", hours=2).json()["traffic"]
+        row = next((r for r in rows if r["dimension"] == "release" and r["value"] == "shop@3.0.0"), None)
+        return row if row and row.get("sessions") == 5 else None
+
+    row = wait_for(release_row)
+    assert (row["sessions"], row["errored"], row["crashed"]) == (5, 1, 1)
