@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from errata_sdk.client import Client, Options, add_breadcrumb_to_scope, current_scope, get_client, guarded, set_client
+from errata_sdk.client import Client, Options, add_breadcrumb_to_scope, get_client, guarded, set_client, writable_scope
 from errata_sdk.event import safe_repr, safe_str
 from errata_sdk.integrations import ErrataLoggingHandler, install_excepthooks
 
@@ -24,6 +24,7 @@ __all__ = [
     "flush",
     "init",
     "set_context",
+    "set_fingerprint",
     "set_tag",
     "set_user",
 ]
@@ -60,17 +61,23 @@ def capture_message(message: str, level: str = "info") -> str | None:
 
 @guarded()
 def set_user(user: dict[str, Any] | None) -> None:
-    current_scope().user = dict(user) if isinstance(user, dict) and user else None
+    writable_scope().user = dict(user) if isinstance(user, dict) and user else None
 
 
 @guarded()
 def set_tag(key: str, value: Any) -> None:
-    current_scope().tags[safe_str(key, 200)] = safe_str(value, 200)
+    writable_scope().tags[safe_str(key, 200)] = safe_str(value, 200)
+
+
+@guarded()
+def set_fingerprint(fingerprint: list[str] | None) -> None:
+    """Group this scope's events your way; "{{ default }}" keeps Errata's grouping and subdivides it."""
+    writable_scope().fingerprint = [safe_str(part, 200) for part in fingerprint] if fingerprint else None
 
 
 @guarded()
 def set_context(name: str, value: dict[str, Any]) -> None:
-    current_scope().contexts[safe_str(name, 200)] = (
+    writable_scope().contexts[safe_str(name, 200)] = (
         dict(value) if isinstance(value, dict) else {"value": safe_repr(value)}
     )
 

@@ -32,6 +32,8 @@ class Scope:
     user: dict[str, Any] | None = None
     request: dict[str, Any] | None = None
     request_errored: bool = False
+    transaction: str | None = None
+    fingerprint: list[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
     contexts: dict[str, Any] = field(default_factory=dict)
     breadcrumbs: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))
@@ -40,6 +42,8 @@ class Scope:
         return Scope(
             user=copy.copy(self.user),
             request=self.request,
+            transaction=self.transaction,
+            fingerprint=list(self.fingerprint) if self.fingerprint else None,
             tags=dict(self.tags),
             contexts=dict(self.contexts),
             breadcrumbs=deque(self.breadcrumbs, maxlen=self.breadcrumbs.maxlen),
@@ -57,6 +61,14 @@ def current_scope() -> Scope:
     if scope is None:
         scope = _global_scope.copy()
         _scope.set(scope)
+    return scope
+
+
+def writable_scope() -> Scope:
+    """The scope to change: a copy set in this context, so a change made in one task or thread stays there
+    (contexts are copied into tasks, but the Scope object inside would otherwise be shared)."""
+    scope = current_scope().copy()
+    _scope.set(scope)
     return scope
 
 
@@ -160,6 +172,10 @@ class Client:
         if scope.request:
             event["request"] = scope.request
             scope.request_errored = True
+        if scope.transaction:
+            event.setdefault("transaction", scope.transaction)
+        if scope.fingerprint:
+            event.setdefault("fingerprint", scope.fingerprint)
         if scope.tags:
             event["tags"] = {**scope.tags, **event.get("tags", {})}
         if scope.contexts:
@@ -200,7 +216,7 @@ def set_client(client: Client | None) -> None:
 
 
 def add_breadcrumb_to_scope(crumb: dict[str, Any]) -> None:
-    scope = current_scope()
+    scope = writable_scope()
     scope.breadcrumbs.append(
         {
             key: value

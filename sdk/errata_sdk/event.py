@@ -123,7 +123,22 @@ def runtime_contexts() -> dict[str, Any]:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         contexts["cloud"] = {"provider": "aws", "region": region}
+    sha = deploy_sha()
+    if sha:
+        contexts["deploy"] = {"sha": sha}
     return contexts
+
+
+DEPLOY_SHA_VARIABLES = ("ERRATA_DEPLOY_SHA", "GIT_SHA", "GIT_COMMIT", "COMMIT_SHA", "SOURCE_VERSION", "GITHUB_SHA")
+
+
+def deploy_sha() -> str | None:
+    """The commit being run, from the variables CI/CD systems and platforms set."""
+    for name in DEPLOY_SHA_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            return value[:64]
+    return None
 
 
 def base_event(level: str) -> dict[str, Any]:
@@ -138,10 +153,27 @@ def base_event(level: str) -> dict[str, Any]:
     }
 
 
+def normalize(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) -> Any:
+    """A JSON-safe copy: cycles cut, depth bounded, anything else as its (safe) repr."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value[:MAX_STRING] if isinstance(value, str) else value
+    if depth > 10 or id(value) in seen:
+        return "[...]"
+    inner = seen | {id(value)}
+    if isinstance(value, dict):
+        return {safe_str(key, 200): normalize(item, depth + 1, inner) for key, item in list(value.items())[:200]}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [normalize(item, depth + 1, inner) for item in list(value)[:200]]
+    return safe_repr(value)
+
+
 def envelope(event: dict[str, Any], dsn: str) -> bytes:
     import json
 
-    payload = json.dumps(event, default=safe_repr).encode("utf-8", "replace")
+    try:
+        payload = json.dumps(event, default=safe_repr).encode("utf-8", "replace")
+    except (ValueError, TypeError, RecursionError):  # cycles, odd keys: normalize, then it always encodes
+        payload = json.dumps(normalize(event)).encode("utf-8", "replace")
     header = json.dumps({"event_id": event["event_id"], "dsn": dsn, "sent_at": event["timestamp"]})
     item = json.dumps({"type": "event", "content_type": "application/json", "length": len(payload)})
     return header.encode() + b"\n" + item.encode() + b"\n" + payload

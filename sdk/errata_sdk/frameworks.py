@@ -9,7 +9,8 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from errata_sdk.client import Scope, _scope, current_scope, get_client, guarded
+from errata_sdk.client import _scope, current_scope, get_client, guarded
+from errata_sdk.event import safe_str
 
 F = TypeVar("F", bound=Callable[..., Any])
 _HIDDEN_HEADERS = ("authorization", "cookie", "x-api-key", "x-forwarded-for", "x-real-ip")
@@ -54,6 +55,8 @@ class ErrataWsgiMiddleware:
         token = _scope.set(current_scope().copy())
         request = _request_context(environ)
         current_scope().request = request
+        if environ.get("REMOTE_USER") and not current_scope().user:
+            current_scope().user = {"username": safe_str(environ["REMOTE_USER"], 200)}
         outcome = "exited"
         try:
             result = self.app(environ, start_response)
@@ -62,6 +65,54 @@ class ErrataWsgiMiddleware:
             return result
         except Exception as error:
             outcome = "crashed"
+            _capture_unhandled(error, request)
+            raise
+        finally:
+            _record_session(outcome)
+            _scope.reset(token)
+
+
+@guarded()
+def _asgi_request(scope: dict[str, Any]) -> dict[str, Any]:
+    client = get_client()
+    send_pii = bool(client and client.options.send_default_pii)
+    headers = {}
+    for raw_name, raw_value in scope.get("headers") or []:
+        name = raw_name.decode("latin-1").title()
+        value = raw_value.decode("latin-1")
+        headers[name] = value if send_pii or name.lower() not in _HIDDEN_HEADERS else "[Filtered]"
+    host = headers.get("Host", "")
+    return {
+        "method": scope.get("method"),
+        "url": f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope.get('path', '')}",
+        "query_string": (scope.get("query_string") or b"").decode("latin-1"),
+        "headers": headers,
+    }
+
+
+class ErrataAsgiMiddleware:
+    """`app.add_middleware(ErrataAsgiMiddleware)` (FastAPI/Starlette), or wrap any ASGI app."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _scope.set(current_scope().copy())
+        request = _asgi_request(scope)
+        current_scope().request = request
+        outcome = "exited"
+        try:
+            await self.app(scope, receive, send)
+            if current_scope().request_errored:
+                outcome = "errored"
+        except Exception as error:
+            outcome = "crashed"
+            route = getattr(scope.get("route"), "path", None)  # Starlette's matched route, once routed
+            if route:
+                current_scope().transaction = f"{scope.get('method')} {route}"
             _capture_unhandled(error, request)
             raise
         finally:
@@ -120,4 +171,4 @@ def install_asyncio_handler(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
-__all__ = ["ErrataWsgiMiddleware", "Scope", "install_asyncio_handler", "lambda_handler"]
+__all__ = ["ErrataAsgiMiddleware", "ErrataWsgiMiddleware", "install_asyncio_handler", "lambda_handler"]

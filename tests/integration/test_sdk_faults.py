@@ -3,6 +3,7 @@ capture, and a 429 with X-Sentry-Rate-Limits."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -32,10 +33,12 @@ class Collector:
         self.target = target
         self.port = free_port()
         self._server: Any = None
+        self.bodies: list[bytes] = []  # every envelope that went through, decompressed
 
     def up(self) -> None:
         def forward(environ: dict[str, Any], start_response: Any) -> Any:
             request = Request(environ)
+            self.bodies.append(gzip.decompress(request.get_data()))
             answer = requests.request(
                 request.method,
                 self.target + request.full_path.rstrip("?"),
@@ -178,3 +181,25 @@ def test_after_fork_the_child_sends_with_its_own_thread_and_connection(
     titles = wait_for(lambda: (lambda t: t if len(t) == 2 else None)(sorted(i["title"] for i in project.issues())))
     assert titles == ["from the child", "from the parent"]
     assert sum(i["count"] for i in project.issues()) == 2, "nothing sent twice by the two processes"
+
+
+def test_a_full_disk_budget_drops_the_oldest_and_reports_them_in_a_client_report(
+    project: TestProject, collector: Collector, tmp_path: Path
+) -> None:
+    client = Client(Options(dsn=_dsn(project, collector.port), buffer_dir=str(tmp_path), max_buffer_mb=0.004))
+    for n in range(12):  # about 1 KB each against a 4 KB budget
+        client.capture_message(f"burst {n} " + "x" * 600)
+    assert client.spool.pending() < 12
+    dropped = client.spool.dropped
+    assert dropped > 0
+    collector.up()
+    assert client.transport.flush(15.0)
+    reports = [
+        body for body in collector.bodies if b'"type": "client_report"' in body or b'"type":"client_report"' in body
+    ]
+    wait_for(lambda: reports or [b for b in collector.bodies if b"client_report" in b])
+    report = json.loads([b for b in collector.bodies if b"client_report" in b][0].split(b"\n")[2])
+    assert report["discarded_events"] == [{"reason": "buffer_overflow", "category": "error", "quantity": dropped}]
+    titles = sorted(issue["title"] for issue in wait_for(lambda: project.issues()))
+    assert all(title.startswith("burst") for title in titles)
+    client.transport.close(1.0)

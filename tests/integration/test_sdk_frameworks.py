@@ -10,7 +10,7 @@ from typing import Any
 import errata_sdk
 import pytest
 from errata_sdk.client import get_client, set_client
-from errata_sdk.frameworks import ErrataWsgiMiddleware, install_asyncio_handler, lambda_handler
+from errata_sdk.frameworks import ErrataAsgiMiddleware, ErrataWsgiMiddleware, install_asyncio_handler, lambda_handler
 from flask import Flask
 
 from errata_local.lambda_context import LocalLambdaContext
@@ -127,3 +127,75 @@ def test_the_wsgi_middleware_reports_request_mode_sessions_for_release_health(sd
 
     row = wait_for(release_row)
     assert (row["sessions"], row["errored"], row["crashed"]) == (5, 1, 1)
+
+
+def test_an_asgi_app_crash_is_captured_with_its_request_and_session(sdk: TestProject) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise ZeroDivisionError("asgi boom")
+
+    wrapped = ErrataAsgiMiddleware(app)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/api/pay",
+        "query_string": b"retry=1",
+        "headers": [(b"host", b"shop.example.com"), (b"authorization", b"Bearer sk_live_q")],
+    }
+
+    async def noop(*args: Any) -> None:
+        return None
+
+    with pytest.raises(ZeroDivisionError):
+        asyncio.run(wrapped(scope, noop, noop))
+    errata_sdk.flush(5)
+    event = _event_of(sdk, "ZeroDivisionError")
+    assert event["request"]["url"] == "https://shop.example.com/api/pay"
+    assert event["request"]["headers"]["Authorization"] == "[Filtered]"
+    rows = wait_for(lambda: [r for r in sdk.api("/traffic", hours=2).json()["traffic"] if r.get("crashed")])
+    assert rows[0]["crashed"] == 1
+
+
+def test_scope_is_per_thread_and_per_task_and_fingerprint_groups(sdk: TestProject) -> None:
+    import threading
+
+    errata_sdk.set_tag("shared", "yes")
+    seen: dict[str, Any] = {}
+
+    def worker() -> None:
+        errata_sdk.set_user({"id": "thread-user"})
+        seen["thread"] = errata_sdk.client.current_scope().user
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["thread"] == {"id": "thread-user"}
+    assert errata_sdk.client.current_scope().user is None, "another thread's user does not leak here"
+
+    async def task(name: str) -> Any:
+        errata_sdk.set_tag("task", name)
+        await asyncio.sleep(0)
+        return errata_sdk.client.current_scope().tags["task"]
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(task("a"), task("b")))
+
+    assert asyncio.run(both()) == ["a", "b"]
+
+    errata_sdk.set_fingerprint(["payments-provider-down"])
+    errata_sdk.capture_exception(ConnectionError("provider A down"))
+    errata_sdk.capture_exception(TimeoutError("provider B slow"))
+    errata_sdk.flush(5)
+    issue = wait_for(lambda: next((i for i in sdk.issues() if i["count"] == 2), None))
+    assert issue["type"] in ("ConnectionError", "TimeoutError")
+
+
+def test_the_deploy_sha_from_the_environment_is_in_every_event(
+    sdk: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_SHA", "3f2c1ab")
+    errata_sdk.capture_message("with a deploy")
+    errata_sdk.flush(5)
+    issue = wait_for(lambda: next(iter(sdk.issues()), None))
+    event = sdk.api(f"/issues/{issue['id']}").json()["event"]
+    assert event["contexts"]["deploy"] == {"sha": "3f2c1ab"}

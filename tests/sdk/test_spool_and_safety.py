@@ -59,7 +59,14 @@ def test_chains_that_loop_and_values_that_refuse_to_print_are_captured() -> None
     assert exception_chain(broken)[0]["value"].startswith("<unrepresentable")
 
 
+def _self_referencing() -> list[Any]:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    return loop
+
+
 hostile_values = st.one_of(
+    st.builds(_self_referencing),
     st.text(max_size=20_000),
     st.binary(max_size=2_000),
     st.integers(),
