@@ -32,6 +32,13 @@ class Spool:
         self._pid = os.getpid()
         self._db = self._connect()
         self.dropped = 0  # envelopes dropped to stay within the budget, since start
+        # A fork can happen while another thread holds the lock: the child's copy would stay locked forever.
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=5, isolation_level=None, check_same_thread=False)
@@ -52,11 +59,6 @@ class Spool:
         return db
 
     def _connection(self) -> sqlite3.Connection:
-        # A forked child must not use its parent's connection.
-        if os.getpid() != self._pid:
-            self._pid = os.getpid()
-            self._lock = threading.Lock()
-            self._db = self._connect()
         return self._db
 
     def put(self, category: str, body: bytes) -> None:

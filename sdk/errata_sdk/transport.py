@@ -65,6 +65,7 @@ class Transport:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self.after_fork_in_child)
 
     # --- the caller's side -------------------------------------------------------------------------
     def enqueue(self, category: str, envelope: bytes) -> None:
