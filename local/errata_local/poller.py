@@ -50,7 +50,6 @@ class ShardPoller:
         self._settings = settings
         description = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
         self._stream_arn: str = description["StreamARN"]
-        self.batches = 0
 
     def open(self) -> None:
         self._iterator: str | None = self._kinesis.get_shard_iterator(
@@ -75,7 +74,6 @@ class ShardPoller:
             batch = pending.pop(0)
             attempts = 0
             while batch:
-                self.batches += 1
                 try:
                     result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
                 except Exception:
