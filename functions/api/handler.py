@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -57,6 +58,13 @@ def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddl
 
 
 app.use(middlewares=[require_bearer_token])
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(error: RequestValidationError) -> Response[Any]:
+    """422 with the reason of each error (Powertools' default drops `msg`), never the input echoed back."""
+    detail = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in error.errors()]
+    return Response(422, content_types.APPLICATION_JSON, {"statusCode": 422, "detail": detail})
 
 
 def _project_view(project: Project) -> ProjectView:

@@ -125,4 +125,4 @@ class IssueQueries:
         payload = self._payloads.get(item["payload_key"]) if item.get("payload_key") else None
         event = {key: payload[key] for key in EVENT_VIEW_FIELDS if key in payload} if payload else None
         summary = IssueSummary.from_item(item)
-        return IssueDetail(**summary.model_dump(), grouping_config=item.get("grouping_config"), event=event)
+        return IssueDetail(**summary.model_dump(), event=event)

@@ -25,17 +25,19 @@ from botocore.exceptions import ClientError
 
 from errata.errors import UnprocessableRecord
 from errata.grouping.fingerprint import Grouping, fingerprint_event
+from errata.grouping.rules import parse_rules
 from errata.issue_status import needs_release_order, status_after
 from errata.models.event import SentryEvent
 from errata.models.ingested import IngestedEvent
 from errata.sampling import plan_samples
 from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
+from errata.stacktrace_text import attach_text_stacktrace
 from errata.store.alert_bus import AlertBus, Regression
 from errata.store.counters import CounterStore, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
-from errata.store.issues import IssueDelta, IssueState, IssueStore, StatusChange
+from errata.store.issues import IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
@@ -88,10 +90,15 @@ class _Staged:
     event: SentryEvent
     payload: dict[str, Any]
     received_at: datetime
+    # The issue the event joins: the grouping's id, or the issue an earlier config's id names (resolve_issues).
+    issue_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.issue_id = self.issue_id or self.grouping.issue_id
 
     @property
     def issue(self) -> tuple[str, str]:
-        return (self.project_id, self.grouping.issue_id)
+        return (self.project_id, self.issue_id)
 
     def write_keys(self) -> set[WriteKey]:
         """Every item this event adds to: the segmenter keeps a transaction under 100 of them."""
@@ -100,7 +107,7 @@ class _Staged:
             moment = window_key(self.received_at, window)
             keys.add(("window", issue_key(*self.issue), window, moment))
             keys.add(("window", project_key(self.project_id), window, moment))
-        keys.update(("user", key, self.grouping.issue_id) for key in identity_keys(self.project_id, self.event.user))
+        keys.update(("user", key, self.issue_id) for key in identity_keys(self.project_id, self.event.user))
         if self.event.release:
             keys.add(("release", self.project_id, self.event.release))
         keys.update(self.traffic_keys())
@@ -185,7 +192,7 @@ class _IssueAggregate:
         latest = self.last
         return IssueDelta(
             project_id=latest.project_id,
-            issue_id=latest.grouping.issue_id,
+            issue_id=latest.issue_id,
             grouping_config=latest.grouping.config,
             type=latest.grouping.type,
             title=latest.grouping.title,
@@ -197,7 +204,7 @@ class _IssueAggregate:
             first_release=self.first_release,
             last_release=self.last_release,
             last_event_id=latest.event_id,
-            payload_key=representative_key(latest.project_id, latest.grouping.issue_id),
+            payload_key=representative_key(latest.project_id, latest.issue_id),
         )
 
 
@@ -231,6 +238,7 @@ class IssueBatch:
         releases: ReleaseStore,
         project_settings: Callable[[str], ProjectSettings],
         alert_bus: AlertBus,
+        aliases: IssueAliases | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._alert_bus = alert_bus
@@ -244,6 +252,7 @@ class IssueBatch:
         self._positions = positions
         self._payloads = payloads
         self._dead_letters = dead_letters
+        self._aliases = aliases or IssueAliases(issues)
         self._shard: str | None = None
         self._position: int | None = None
         self._staged: list[_Staged | _StagedTraffic] = []
@@ -284,7 +293,8 @@ class IssueBatch:
             )
             return "traffic"
         event = SentryEvent.model_validate(ingested.payload)
-        grouping = fingerprint_event(event)
+        payload = attach_text_stacktrace(event, ingested.payload)
+        grouping = fingerprint_event(event, parse_rules(self._project_settings(ingested.project_id).fingerprint_rules))
         self._staged.append(
             _Staged(
                 sequence_number=sequence_number,
@@ -293,7 +303,7 @@ class IssueBatch:
                 event_id=ingested.event_id,
                 grouping=grouping,
                 event=event,
-                payload=scrub_event(ingested.payload),
+                payload=scrub_event(payload),
                 received_at=ingested.received_at,
             )
         )
@@ -305,6 +315,14 @@ class IssueBatch:
         cutoff = min(failed) if failed else None
         staged = sorted(self._staged, key=lambda s: s.sequence_number)
         committable = [s for s in staged if cutoff is None or s.sequence_number < cutoff]
+        if committable:
+            try:
+                self._aliases.resolve([s for s in committable if isinstance(s, _Staged)])
+            except Exception:
+                for staged_record in staged:
+                    reporter.failure_handler(staged_record.record, sys.exc_info())
+                self.summary.failed = len(reporter.fail_messages)
+                return self.summary
         poison = [n for n in self._dead_lettered if cutoff is None or n < cutoff]
         unwritten = [s for s in staged if cutoff is not None and s.sequence_number >= cutoff]
         segments = _segments(committable, poison)

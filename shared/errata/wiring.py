@@ -20,7 +20,7 @@ from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore
 from errata.store.event_stream import EventStream
-from errata.store.issues import IssueStore
+from errata.store.issues import IssueAliases, IssueStore
 from errata.store.projects import ProjectSettings, ProjectStore
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
@@ -70,7 +70,16 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         releases=ReleaseStore(dynamodb, settings.releases_table),
         project_settings=_project_settings_cache(settings, clients),
         alert_bus=AlertBus(clients["events"], settings.event_bus),
+        aliases=_issue_aliases(settings, IssueStore(dynamodb, settings.issues_table)),
     )
+
+
+_ALIASES: dict[str, IssueAliases] = {}
+
+
+def _issue_aliases(settings: Settings, issues: IssueStore) -> IssueAliases:
+    """One per container: its cache of hash -> issue outlives the invocation."""
+    return _ALIASES.setdefault(settings.issues_table, IssueAliases(issues))
 
 
 _SETTINGS_CACHE: dict[str, Callable[[str], ProjectSettings]] = {}

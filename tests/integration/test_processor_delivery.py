@@ -121,10 +121,10 @@ def test_a_record_that_fails_is_reported_and_redelivery_from_it_counts_each_even
     real_fingerprint = errata.processing.fingerprint_event
     failing_event = "row 6 rejected"
 
-    def flaky(event: Any) -> Any:
+    def flaky(event: Any, *args: Any) -> Any:
         if event.message == failing_event:
             raise ConnectionError("a transient fault while processing")
-        return real_fingerprint(event)
+        return real_fingerprint(event, *args)
 
     monkeypatch.setattr(errata.processing, "fingerprint_event", flaky)
     failures = _deliver(batch)

@@ -1,23 +1,33 @@
 """Which issue an event belongs to.
 
-Order, as in Sentry: custom fingerprint > stack trace > exception type + value > message. A chain groups by
-its root cause (Sentry SDKs send the innermost cause first). Frames contribute module (or the file's
-basename, lowercased) and function, never line numbers, so a deploy that shifts code does not split issues.
-The config id is stored on every issue: a later change of these rules gets a new id instead of silently
-splitting the issues that exist.
+Order, as in Sentry: a project's fingerprint rule > the SDK's custom fingerprint > stack trace > exception
+type + value > message. Frames and chains: grouping/frames.py and grouping/chains.py. A message that holds
+a stack trace as text is parsed (errata.stacktrace_text) and groups by that stack.
+
+Grouping is versioned. Every issue stores the config id that made it, and an event is hashed by the current
+config *and* by each earlier one still in `LEGACY_CONFIGS`: the processor looks all of them up, so an event
+whose current hash is new but whose earlier hash names an existing issue joins that issue (and an alias
+records the new hash). Changing the rules therefore never splits the issues that exist. A config whose issues
+exist in the wild is frozen; a change is a new config.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from errata.grouping.parameterize import parameterize_message
+from errata.grouping.chains import grouping_culprit
+from errata.grouping.frames import grouping_frames
+from errata.grouping.parameterize import LEGACY_PATTERNS, parameterize_message
+from errata.grouping.rules import FingerprintRule, expand_variables, matching_rule
 from errata.models.event import ExceptionValue, Frame, SentryEvent
+from errata.stacktrace_text import TEXT_MECHANISM, exceptions_from_text
 
-GROUPING_CONFIG = "errata:2026-11-27"
-DEFAULT_MARKER = "{{ default }}"
+_DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
+ComponentsFn = Callable[[SentryEvent], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -28,42 +38,15 @@ class Grouping:
     type: str
     title: str
     culprit: str | None
+    # The issue ids under earlier configs, tried in order when `issue_id` has no issue yet.
+    legacy_ids: tuple[str, ...] = ()
+    rule: str | None = None
 
 
-def fingerprint_event(event: SentryEvent) -> Grouping:
-    default = _default_components(event)
-    components = default
-    if event.fingerprint:
-        custom: list[str] = []
-        for part in event.fingerprint:
-            if part.strip() == DEFAULT_MARKER:
-                custom.extend(default)
-            else:
-                custom.append(f"custom:{part}")
-        components = tuple(custom)
-    digest = hashlib.sha256("\x1f".join((GROUPING_CONFIG, *components)).encode()).hexdigest()[:32]
-    return Grouping(
-        issue_id=digest,
-        config=GROUPING_CONFIG,
-        components=components,
-        type=_issue_type(event),
-        title=issue_title(event),
-        culprit=issue_culprit(event),
-    )
+# --- errata:2026-11-27 (frozen) -------------------------------------------------------------------------
 
 
-def root_cause(event: SentryEvent) -> ExceptionValue | None:
-    exceptions = event.exceptions
-    return exceptions[0] if exceptions else None
-
-
-def _grouping_frames(exception: ExceptionValue) -> list[Frame]:
-    frames = exception.stacktrace.frames if exception.stacktrace else []
-    in_app = [frame for frame in frames if frame.in_app]
-    return in_app or frames
-
-
-def frame_component(frame: Frame) -> str:
+def _legacy_frame_component(frame: Frame) -> str:
     module = frame.module
     if not module:
         path = frame.filename or frame.abs_path or ""
@@ -71,28 +54,163 @@ def frame_component(frame: Frame) -> str:
     return f"frame:{module}:{frame.function or '?'}"
 
 
-def _default_components(event: SentryEvent) -> tuple[str, ...]:
-    cause = root_cause(event)
-    if cause is not None:
-        frames = _grouping_frames(cause)
+def _legacy_components(event: SentryEvent) -> tuple[str, ...]:
+    exceptions = [e for e in event.exceptions if not (e.mechanism and e.mechanism.type == TEXT_MECHANISM)]
+    if exceptions:
+        cause = exceptions[0]
+        frames = cause.stacktrace.frames if cause.stacktrace else []
+        frames = [frame for frame in frames if frame.in_app] or frames
         exception_type = cause.type or "Error"
         if frames:
-            return (f"type:{exception_type}", *(frame_component(frame) for frame in frames))
-        return (f"type:{exception_type}", f"value:{parameterize_message(cause.value or '')}")
-    return (f"message:{parameterize_message(event.message_template or '')}",)
+            return (f"type:{exception_type}", *(_legacy_frame_component(frame) for frame in frames))
+        return (f"type:{exception_type}", f"value:{parameterize_message(cause.value or '', LEGACY_PATTERNS)}")
+    return (f"message:{parameterize_message(event.message_template or '', LEGACY_PATTERNS)}",)
 
 
-def _issue_type(event: SentryEvent) -> str:
-    cause = root_cause(event)
-    if cause is not None:
-        return cause.type or "Error"
-    return "message"
+# --- errata:2026-11-28 ----------------------------------------------------------------------------------
+
+
+def qualified_type(exception: ExceptionValue) -> str:
+    """`java.lang.NullPointerException` whether the SDK split it into module + type or a log printed it whole."""
+    name = exception.type or "Error"
+    module = exception.module
+    if module and "." not in name and module not in {"builtins", "__main__", "exceptions"}:
+        return f"{module}.{name}"
+    return name
+
+
+def _stack_frames(culprit: ExceptionValue, chain: list[ExceptionValue]) -> tuple[list[Frame], list[str]]:
+    """The culprit's frames. When it has none (a Go error carries no stack: only a wrapper made with a
+    stack, or the capture site, has one), the frames of the nearest wrapper that has some, and the chain
+    of types from the culprit up to that wrapper: the stack then says where the error was noticed, the
+    chain says what it went through, and both are needed to tell two errors apart."""
+    if culprit.stacktrace and culprit.stacktrace.frames:
+        return culprit.stacktrace.frames, []
+    start = next((i for i, e in enumerate(chain) if e is culprit), 0)
+    for position in range(start + 1, len(chain)):
+        lender = chain[position]
+        if lender.stacktrace and lender.stacktrace.frames:
+            return lender.stacktrace.frames, [qualified_type(e) for e in chain[start : position + 1]]
+    return [], []
+
+
+def _platform(event: SentryEvent, exceptions: list[ExceptionValue]) -> str | None:
+    """The platform whose naming rules apply: a parsed text trace knows its runtime, else the event says."""
+    for exception in exceptions:
+        if exception.mechanism and exception.mechanism.type == TEXT_MECHANISM and exception.stacktrace:
+            platform = next((f.platform for f in exception.stacktrace.frames if f.platform), None)
+            if platform:
+                return platform
+    return (event.platform or "").lower() or None
+
+
+def _components(event: SentryEvent) -> tuple[str, ...]:
+    exceptions = event.exceptions or exceptions_from_text(event.message_text or "")
+    platform = _platform(event, exceptions)
+    culprit = grouping_culprit(exceptions)
+    if culprit is None:
+        thread_keys = grouping_frames(event.thread_frames, platform)
+        if thread_keys:
+            return tuple(key.component() for key in thread_keys)
+        return (f"message:{parameterize_message(event.message_template or '')}",)
+    exception = culprit.exception
+    frames, borrowed_chain = _stack_frames(exception, exceptions)
+    keys = grouping_frames(frames, platform)
+    if not keys:
+        components: tuple[str, ...] = (
+            f"type:{qualified_type(exception)}",
+            f"value:{parameterize_message(exception.value or '')}",
+        )
+    elif platform == "go":
+        # A Go error's dynamic type (`*errors.errorString`, `*fmt.wrapError`) names no bug and a printed
+        # panic does not show it: the stack alone says where.
+        components = tuple(key.component() for key in keys)
+    else:
+        components = (f"type:{qualified_type(exception)}", *(key.component() for key in keys))
+    if keys and borrowed_chain:
+        components = (*components, f"chain:{'>'.join(borrowed_chain)}")
+    if culprit.mixed_leaves:
+        leaves = sorted({f"leaf:{qualified_type(leaf)}" for leaf in culprit.mixed_leaves})
+        components = (*components, *leaves)
+    return components
+
+
+@dataclass(frozen=True)
+class GroupingConfig:
+    id: str
+    components: ComponentsFn
+
+
+LEGACY_CONFIGS: tuple[GroupingConfig, ...] = (GroupingConfig("errata:2026-11-27", _legacy_components),)
+CURRENT_CONFIG = GroupingConfig("errata:2026-11-28", _components)
+GROUPING_CONFIG = CURRENT_CONFIG.id
+
+
+def _hash(config: GroupingConfig, components: tuple[str, ...]) -> str:
+    return hashlib.sha256("\x1f".join((config.id, *components)).encode()).hexdigest()[:32]
+
+
+def _custom(parts: tuple[str, ...] | list[str], default: tuple[str, ...], event: SentryEvent) -> tuple[str, ...]:
+    components: list[str] = []
+    for part in parts:
+        if _DEFAULT_MARKER.match(part.strip()):
+            components.extend(default)
+        else:
+            components.append(f"custom:{expand_variables(part, event)}")
+    return tuple(components)
+
+
+def _config_components(config: GroupingConfig, event: SentryEvent, rule: FingerprintRule | None) -> tuple[str, ...]:
+    default = config.components(event)
+    if rule is not None:
+        return _custom(rule.fingerprint, default, event)
+    if event.fingerprint:
+        return _custom(event.fingerprint, default, event)
+    return default
+
+
+def fingerprint_event(
+    event: SentryEvent,
+    rules: tuple[FingerprintRule, ...] = (),
+    *,
+    config: GroupingConfig = CURRENT_CONFIG,
+    legacy: tuple[GroupingConfig, ...] = LEGACY_CONFIGS,
+) -> Grouping:
+    rule = matching_rule(rules, event) if rules else None
+    components = _config_components(config, event, rule)
+    issue_id = _hash(config, components)
+    legacy_ids = []
+    for older in legacy:
+        older_id = _hash(older, _config_components(older, event, rule))
+        if older_id != issue_id and older_id not in legacy_ids:
+            legacy_ids.append(older_id)
+    return Grouping(
+        issue_id=issue_id,
+        config=config.id,
+        components=components,
+        type=issue_type(event),
+        title=issue_title(event),
+        culprit=issue_culprit(event),
+        legacy_ids=tuple(legacy_ids),
+        rule=rule.text if rule else None,
+    )
+
+
+def _culprit_exception(event: SentryEvent) -> ExceptionValue | None:
+    culprit = grouping_culprit(event.exceptions or exceptions_from_text(event.message_text or ""))
+    return culprit.exception if culprit else None
+
+
+def issue_type(event: SentryEvent) -> str:
+    exception = _culprit_exception(event)
+    return (exception.type or "Error") if exception is not None else "message"
 
 
 def issue_title(event: SentryEvent) -> str:
-    cause = root_cause(event)
-    if cause is not None:
-        title = f"{cause.type or 'Error'}: {cause.value}" if cause.value else cause.type or "Error"
+    exception = _culprit_exception(event)
+    if exception is not None:
+        name = exception.type or "Error"
+        title = f"{name}: {exception.value}" if exception.value else name
     else:
         title = event.message_text or "<no message>"
     first_line = title.strip().splitlines()[0] if title.strip() else title
@@ -101,11 +219,11 @@ def issue_title(event: SentryEvent) -> str:
 
 def issue_culprit(event: SentryEvent) -> str | None:
     """Where it happened: the crash site's `module in function`, else the transaction."""
-    cause = root_cause(event)
-    if cause is not None:
-        frames = _grouping_frames(cause)
-        if frames:
-            crash = frames[-1]
-            where = crash.module or crash.filename or crash.abs_path or "?"
-            return f"{where} in {crash.function or '?'}"
+    exception = _culprit_exception(event)
+    if exception is not None and exception.stacktrace and exception.stacktrace.frames:
+        frames = exception.stacktrace.frames
+        in_app = [frame for frame in frames if frame.in_app] or frames
+        crash = in_app[-1]
+        where = crash.module or crash.filename or crash.abs_path or "?"
+        return f"{where} in {crash.function or '?'}"
     return event.transaction or event.culprit

@@ -72,6 +72,18 @@ class ExceptionInterface(_Lenient):
     values: list[ExceptionValue] = Field(default_factory=list)
 
 
+class Thread(_Lenient):
+    id: str | None = None
+    name: str | None = None
+    crashed: bool | None = None
+    current: bool | None = None
+    stacktrace: Stacktrace | None = None
+
+
+class ThreadsInterface(_Lenient):
+    values: list[Thread] = Field(default_factory=list)
+
+
 class LogEntry(_Lenient):
     message: str | None = None
     formatted: str | None = None
@@ -100,6 +112,7 @@ class SentryEvent(_Lenient):
     message: str | None = None
     logentry: LogEntry | None = None
     exception: ExceptionInterface | None = None
+    threads: ThreadsInterface | None = None
     release: str | None = None
     environment: str | None = None
     server_name: str | None = None
@@ -123,6 +136,11 @@ class SentryEvent(_Lenient):
         # The interface may be the bare list of values.
         return {"values": value} if isinstance(value, list) else value
 
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _thread_list(cls, value: Any) -> Any:
+        return {"values": value} if isinstance(value, list) else value
+
     @field_validator("tags", mode="before")
     @classmethod
     def _tag_pairs(cls, value: Any) -> Any:
@@ -144,6 +162,16 @@ class SentryEvent(_Lenient):
     def exceptions(self) -> list[ExceptionValue]:
         """Exceptions as sent: innermost cause first, the raised exception last."""
         return self.exception.values if self.exception else []
+
+    @property
+    def thread_frames(self) -> list[Frame]:
+        """The stack an SDK attached to an event with no exception (`attach_stacktrace`, a Go panic with
+        a string value): the crashed thread's, else the current one's, else a lone thread's."""
+        threads = [t for t in (self.threads.values if self.threads else []) if t.stacktrace and t.stacktrace.frames]
+        chosen = next((t for t in threads if t.crashed), None) or next((t for t in threads if t.current), None)
+        if chosen is None and len(threads) == 1:
+            chosen = threads[0]
+        return chosen.stacktrace.frames if chosen and chosen.stacktrace else []
 
     @property
     def message_text(self) -> str | None:

@@ -12,6 +12,7 @@ from errata.store.projects import ProjectSettings
 
 class IssueSummary(BaseModel):
     id: str
+    grouping_config: str | None = Field(default=None, description="the grouping config that made the issue")
     title: str
     culprit: str | None = None
     type: str
@@ -28,6 +29,7 @@ class IssueSummary(BaseModel):
     def from_item(cls, item: dict[str, Any]) -> IssueSummary:
         return cls(
             id=item["issue_id"],
+            grouping_config=item.get("grouping_config"),
             title=item.get("title", ""),
             culprit=item.get("culprit"),
             type=item.get("type", ""),
@@ -70,7 +72,6 @@ EVENT_VIEW_FIELDS = (
 
 
 class IssueDetail(IssueSummary):
-    grouping_config: str | None = None
     event: dict[str, Any] | None = Field(default=None, description="The representative event, scrubbed")
 
 

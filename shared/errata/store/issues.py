@@ -246,9 +246,76 @@ class IssueStore:
             return None
         return from_item(response["Attributes"])
 
+    def resolve_ids(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """For each (project, id) that is an issue or an alias: the issue id it stands for."""
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"project_id": p, "issue_id": i} for p, i in keys],
+            projection="project_id, issue_id, alias_of",
+            consistent=True,
+        )
+        return {(v["project_id"], v["issue_id"]): v.get("alias_of") or v["issue_id"] for v in items}
+
+    def put_alias(self, project_id: str, alias: str, issue_id: str) -> None:
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item=to_item({"project_id": project_id, "issue_id": alias, "alias_of": issue_id}),
+        )
+
     def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(
             TableName=self._table, Key=to_item({"project_id": project_id, "issue_id": issue_id})
         )
         item = response.get("Item")
         return from_item(item) if item else None
+
+
+class IssueAliases:
+    """Maps an event's grouping hash to the issue it joins, across grouping configs.
+
+    An alias item (`issue_id` = the new hash, `alias_of` = the issue) is written the first time an event's
+    current hash is new but an earlier config's hash names an issue; later events find the issue through it
+    even after that earlier config is retired. Alias items carry none of the GSI keys, so listings never see
+    them. Resolutions are cached per container: an issue id, once given, never changes.
+    """
+
+    _CACHE_LIMIT = 50_000
+
+    def __init__(self, issues: IssueStore) -> None:
+        self._issues = issues
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def resolve(self, events: list[Any]) -> None:
+        """Sets `issue_id` on each staged event (with `.project_id` and `.grouping`)."""
+        pending = [e for e in events if (e.project_id, e.grouping.issue_id) not in self._cache]
+        keys = {(e.project_id, i) for e in pending for i in (e.grouping.issue_id, *e.grouping.legacy_ids)}
+        found = self._issues.resolve_ids(sorted(keys)) if keys else {}
+        new_aliases: dict[tuple[str, str], str] = {}
+        for event in events:
+            primary = (event.project_id, event.grouping.issue_id)
+            target = self._cache.get(primary)
+            if target is None:
+                target = found.get(primary)
+                if target is None:
+                    legacy = next(
+                        (
+                            found[(event.project_id, i)]
+                            for i in event.grouping.legacy_ids
+                            if (event.project_id, i) in found
+                        ),
+                        None,
+                    )
+                    if legacy is not None:
+                        target = legacy
+                        new_aliases[primary] = legacy
+                if target is not None:
+                    self._remember(primary, target)
+            event.issue_id = target or event.grouping.issue_id
+        for (project_id, alias), issue_id in new_aliases.items():
+            self._issues.put_alias(project_id, alias, issue_id)
+
+    def _remember(self, key: tuple[str, str], issue_id: str) -> None:
+        if len(self._cache) >= self._CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = issue_id

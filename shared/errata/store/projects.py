@@ -7,14 +7,16 @@ import hashlib
 import hmac
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from errata.grouping.rules import parse_rules
 from errata.store.dynamo import from_item, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 
 PROJECTS_TABLE = TableSpec(logical_name="projects", partition_key=KeyAttribute("pk"))
 
 _PROJECT = "project#"
+_RULES_MAX_CHARS = 20_000
 _TOKEN = "token#"  # noqa: S105 - a key prefix, not a secret
 
 
@@ -27,6 +29,17 @@ class ProjectSettings(BaseModel):
         default=10_000, ge=1, le=10_000_000, description="events accepted per minute; past it ingest answers 429"
     )
     sample_size: int = Field(default=5, ge=1, le=50, description="example payloads kept per issue and minute")
+    fingerprint_rules: str = Field(
+        default="",
+        max_length=_RULES_MAX_CHARS,
+        description="server-side fingerprint rules, one per line: `error.type:TimeoutError -> timeouts`",
+    )
+
+    @field_validator("fingerprint_rules")
+    @classmethod
+    def _rules_parse(cls, value: str) -> str:
+        parse_rules(value)  # InvalidRule is a ValueError: the API answers 422 with the line and the reason
+        return value
 
 
 class ProjectSettingsPatch(BaseModel):
@@ -34,6 +47,14 @@ class ProjectSettingsPatch(BaseModel):
 
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
     sample_size: int | None = Field(default=None, ge=1, le=50)
+    fingerprint_rules: str | None = Field(default=None, max_length=_RULES_MAX_CHARS)
+
+    @field_validator("fingerprint_rules")
+    @classmethod
+    def _rules_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rules(value)
+        return value
 
 
 class Project(BaseModel):
