@@ -22,6 +22,14 @@ $UV pip install \
   --no-compile \
   -r "$BUILD/requirements.txt"
 
+# symbolic ships its Rust library with debug info (74 MB); without it, 6 MB. GNU strip on x86 cannot read an
+# aarch64 ELF, llvm-strip can; without it the layer is larger but still within Lambda's 250 MB.
+if command -v llvm-strip >/dev/null; then
+  find "$BUILD/layer/python/symbolic" -name "*.so" -exec llvm-strip --strip-debug {} +
+else
+  echo "llvm-strip not found: symbolic's library stays unstripped" >&2
+fi
+
 # The domain package every function imports.
 cp -r shared/errata "$BUILD/layer/python/errata"
 

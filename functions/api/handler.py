@@ -16,6 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.dashboard import IssueQueries
 from errata.models.issue import (
+    ArtifactList,
+    ArtifactUploadPlan,
+    ArtifactUploadRequest,
+    ArtifactView,
     Deploy,
     IssueDetail,
     IssueList,
@@ -23,12 +27,14 @@ from errata.models.issue import (
     IssueSummary,
     ProjectView,
     ReleaseList,
+    UploadSlot,
     UserIssueList,
     WindowCountList,
 )
 from errata.settings import Settings
+from errata.store.artifacts import UPLOAD_CONTENT_TYPE, UPLOAD_URL_SECONDS, ArtifactStore
 from errata.store.projects import Project, ProjectSettingsPatch, ProjectStore
-from errata.wiring import Clients, issue_queries, project_store
+from errata.wiring import Clients, artifact_store, issue_queries, project_store
 
 logger = Logger(service="api")
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -40,6 +46,11 @@ ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 def _deps() -> tuple[IssueQueries, ProjectStore]:
     settings, clients = Settings.from_env(), Clients()
     return issue_queries(settings, clients), project_store(settings, clients)
+
+
+@cache
+def _artifacts() -> ArtifactStore:
+    return artifact_store(Settings.from_env(), Clients())
 
 
 def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -185,6 +196,40 @@ def release_issues(
 ) -> IssueList:
     """Issues first seen in this release."""
     return IssueList(issues=_deps()[0].issues_first_seen_in(project_id, version, limit))
+
+
+Version = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
+
+
+@app.post("/api/projects/<project_id>/releases/<version>/artifacts")
+def upload_artifacts(
+    project_id: ProjectId, version: Version, request: Annotated[ArtifactUploadRequest, Body()]
+) -> ArtifactUploadPlan:
+    """Presigned S3 PUT URLs for a release's source maps, minified files and ProGuard mappings: the files go
+    straight to S3 (no AWS credentials in the build, no size limit of API Gateway in the way)."""
+    if _deps()[1].get_project(project_id) is None:
+        raise NotFoundError(f"no project {project_id}")
+    uploads = []
+    for file in request.files:
+        for _key, url in _artifacts().plan_upload(project_id, version, file.name, file.kind, file.size, file.debug_id):
+            uploads.append(
+                UploadSlot(
+                    name=file.name,
+                    kind=file.kind,
+                    url=url,
+                    headers={"Content-Length": str(file.size), "Content-Type": UPLOAD_CONTENT_TYPE},
+                )
+            )
+    return ArtifactUploadPlan(release=version, expires_in=UPLOAD_URL_SECONDS, uploads=uploads)
+
+
+@app.get("/api/projects/<project_id>/releases/<version>/artifacts")
+def list_artifacts(project_id: ProjectId, version: Version) -> ArtifactList:
+    found = _artifacts().names(project_id, version)
+    return ArtifactList(
+        release=version,
+        artifacts=[ArtifactView(name=a.name, size=a.size, last_modified=a.last_modified) for a in found],
+    )
 
 
 @app.get("/api/openapi.json", include_in_schema=False)

@@ -19,7 +19,13 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from errata.settings import DEAD_LETTER_QUEUE_ENV, EVENT_BUS_ENV, EVENT_PAYLOADS_BUCKET_ENV, EVENTS_STREAM_ENV
+from errata.settings import (
+    DEAD_LETTER_QUEUE_ENV,
+    EVENT_BUS_ENV,
+    EVENT_PAYLOADS_BUCKET_ENV,
+    EVENTS_STREAM_ENV,
+    SOURCE_MAPS_BUCKET_ENV,
+)
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -110,11 +116,13 @@ class ServicesStack(Stack):
                 USER_ISSUES_TABLE.env_var: storage.user_issues_table.table_name,
                 RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
+                SOURCE_MAPS_BUCKET_ENV: storage.source_maps_bucket.bucket_name,
                 DEAD_LETTER_QUEUE_ENV: storage.dead_letter_queue.queue_url,
                 EVENT_BUS_ENV: storage.event_bus.event_bus_name,
             },
         ).function
-        storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+        # PutItem: the alias that keeps an issue's events together across grouping configs.
+        storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
         storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
         for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
             table.grant(self.process, "dynamodb:UpdateItem")
@@ -128,6 +136,7 @@ class ServicesStack(Stack):
                 resources=[storage.event_payloads_bucket.arn_for_objects("projects/*")],
             )
         )
+        self._grant_artifacts(storage, self.process, "s3:GetObject")  # source maps, ProGuard mappings
         storage.dead_letter_queue.grant_send_messages(self.process)
         self.process.add_event_source(
             event_sources.KinesisEventSource(
@@ -157,8 +166,11 @@ class ServicesStack(Stack):
                 USER_ISSUES_TABLE.env_var: storage.user_issues_table.table_name,
                 RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
+                SOURCE_MAPS_BUCKET_ENV: storage.source_maps_bucket.bucket_name,
             },
         ).function
+        # The API signs upload URLs: the URL carries the API role's right to put the object.
+        self._grant_artifacts(storage, self.api, "s3:PutObject")
         storage.issues_table.grant(
             self.api, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"
         )
@@ -184,6 +196,21 @@ class ServicesStack(Stack):
             description="DSN host: <scheme>://<key>@<host>/<project>",
         )
         CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
+
+    @staticmethod
+    def _grant_artifacts(storage: StorageStack, function: lambda_.IFunction, object_action: str) -> None:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[object_action], resources=[storage.source_maps_bucket.arn_for_objects("projects/*")]
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[storage.source_maps_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["projects/*"]}},
+            )
+        )
 
     def _http_api(self, config: StageConfig) -> apigwv2.HttpApi:
         http_api = apigwv2.HttpApi(self, "HttpApi", api_name=f"{config.prefix}-api", create_default_stage=False)
@@ -282,6 +309,7 @@ class ServicesStack(Stack):
                         "prefix, and the issues table's own indexes (Query by frequency, recency, users).",
                         "appliesTo": [
                             {"regex": "/^Resource::.*EventPayloadsBucket.*\\/projects\\/\\*$/"},
+                            {"regex": "/^Resource::.*SourceMapsBucket.*\\/projects\\/\\*$/"},
                             {"regex": "/^Resource::.*IssuesTable.*\\/index\\/\\*$/"},
                         ],
                     }

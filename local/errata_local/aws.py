@@ -123,6 +123,8 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
     kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
     bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
     client("s3").create_bucket(Bucket=bucket)
+    source_maps = physical_name(prefix, naming.SOURCE_MAPS_BUCKET)
+    client("s3").create_bucket(Bucket=source_maps)
     event_bus = physical_name(prefix, naming.EVENT_BUS)
     client("events").create_event_bus(Name=event_bus)
     queue_url = client("sqs").create_queue(QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE))["QueueUrl"]
@@ -135,6 +137,7 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
         releases_table=names[RELEASES_TABLE.logical_name],
         events_stream=stream,
         event_payloads_bucket=bucket,
+        source_maps_bucket=source_maps,
         dead_letter_queue_url=queue_url,
         event_bus=event_bus,
     )

@@ -1,4 +1,5 @@
-"""`errata`: the command line. `errata dev` runs the whole pipeline locally."""
+"""`errata`: the command line. `errata dev` runs the whole pipeline locally; `errata sourcemaps upload` and
+`errata proguard upload` send a release's artifacts (the SDK's uploader, errata_sdk.artifacts)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import signal
 import sys
 import threading
+
+from errata_sdk import artifacts
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -74,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     token_create.add_argument("--stage", required=True)
     token_create.add_argument("--name", required=True, help="who or what the token is for")
     token_create.set_defaults(run=_token_create)
+
+    artifacts.add_commands(commands)  # sourcemaps upload, proguard upload: the SDK's own uploader
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    return artifacts.run(args)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
+from errata.symbolication.symbolicator import Symbolicator
 from errata.traffic import CRASHED, ERRORED, ERRORS, REQUESTS, SESSIONS
 
 TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
@@ -239,6 +240,7 @@ class IssueBatch:
         project_settings: Callable[[str], ProjectSettings],
         alert_bus: AlertBus,
         aliases: IssueAliases | None = None,
+        symbolicator: Symbolicator | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._alert_bus = alert_bus
@@ -253,6 +255,7 @@ class IssueBatch:
         self._payloads = payloads
         self._dead_letters = dead_letters
         self._aliases = aliases or IssueAliases(issues)
+        self._symbolicator = symbolicator
         self._shard: str | None = None
         self._position: int | None = None
         self._staged: list[_Staged | _StagedTraffic] = []
@@ -294,6 +297,8 @@ class IssueBatch:
             return "traffic"
         event = SentryEvent.model_validate(ingested.payload)
         payload = attach_text_stacktrace(event, ingested.payload)
+        if self._symbolicator is not None and self._symbolicator.symbolicate(ingested.project_id, payload):
+            event = SentryEvent.model_validate(payload)  # frames now name the original code
         grouping = fingerprint_event(event, parse_rules(self._project_settings(ingested.project_id).fingerprint_rules))
         self._staged.append(
             _Staged(

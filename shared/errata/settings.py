@@ -16,6 +16,7 @@ from errata.store.user_issues import USER_ISSUES_TABLE
 
 EVENTS_STREAM_ENV = "ERRATA_EVENTS_STREAM"
 EVENT_PAYLOADS_BUCKET_ENV = "ERRATA_EVENT_PAYLOADS_BUCKET"
+SOURCE_MAPS_BUCKET_ENV = "ERRATA_SOURCE_MAPS_BUCKET"
 DEAD_LETTER_QUEUE_ENV = "ERRATA_DEAD_LETTER_QUEUE_URL"
 EVENT_BUS_ENV = "ERRATA_EVENT_BUS"
 
@@ -29,6 +30,7 @@ class Settings(BaseModel):
     releases_table: str = ""
     events_stream: str = ""
     event_payloads_bucket: str = ""
+    source_maps_bucket: str = ""
     dead_letter_queue_url: str = ""
     event_bus: str = ""
 
@@ -44,6 +46,7 @@ class Settings(BaseModel):
             releases_table=env.get(RELEASES_TABLE.env_var, ""),
             events_stream=env.get(EVENTS_STREAM_ENV, ""),
             event_payloads_bucket=env.get(EVENT_PAYLOADS_BUCKET_ENV, ""),
+            source_maps_bucket=env.get(SOURCE_MAPS_BUCKET_ENV, ""),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
             event_bus=env.get(EVENT_BUS_ENV, ""),
         )
@@ -59,6 +62,7 @@ class Settings(BaseModel):
             RELEASES_TABLE.env_var: self.releases_table,
             EVENTS_STREAM_ENV: self.events_stream,
             EVENT_PAYLOADS_BUCKET_ENV: self.event_payloads_bucket,
+            SOURCE_MAPS_BUCKET_ENV: self.source_maps_bucket,
             DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,
             EVENT_BUS_ENV: self.event_bus,
         }

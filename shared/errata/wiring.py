@@ -16,6 +16,7 @@ from errata.ingest import IngestService, ProjectKeys, ProjectQuota
 from errata.processing import IssueBatch
 from errata.settings import Settings
 from errata.store.alert_bus import AlertBus
+from errata.store.artifacts import ArtifactStore
 from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore
@@ -25,6 +26,7 @@ from errata.store.projects import ProjectSettings, ProjectStore
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore
+from errata.symbolication.symbolicator import Symbolicator
 
 
 def client(service: str) -> Any:
@@ -71,7 +73,24 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         project_settings=_project_settings_cache(settings, clients),
         alert_bus=AlertBus(clients["events"], settings.event_bus),
         aliases=_issue_aliases(settings, IssueStore(dynamodb, settings.issues_table)),
+        symbolicator=_symbolicator(settings, clients),
     )
+
+
+_SYMBOLICATORS: dict[str, Symbolicator] = {}
+
+
+def _symbolicator(settings: Settings, clients: Clients) -> Symbolicator | None:
+    """One per container: parsed source maps and mappings stay cached across invocations."""
+    if not settings.source_maps_bucket:
+        return None
+    if settings.source_maps_bucket not in _SYMBOLICATORS:
+        _SYMBOLICATORS[settings.source_maps_bucket] = Symbolicator(artifact_store(settings, clients))
+    return _SYMBOLICATORS[settings.source_maps_bucket]
+
+
+def artifact_store(settings: Settings, clients: Clients) -> ArtifactStore:
+    return ArtifactStore(clients["s3"], settings.source_maps_bucket)
 
 
 _ALIASES: dict[str, IssueAliases] = {}

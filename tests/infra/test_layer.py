@@ -54,3 +54,11 @@ def test_the_layer_carries_the_domain_package_and_the_functions_their_handlers(s
     assert (functions / "api" / "dashboard.html").is_file()
     for name in ("api", "ingest", "process"):
         assert (functions / name / "handler.py").is_file()
+
+
+def test_the_layer_fits_lambdas_limit_and_symbolic_is_there(site: Path) -> None:
+    total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    assert total < 250 * 1024 * 1024, f"{total / 1e6:.0f} MB: Lambda's limit for function + layers is 250 MB"
+    libraries = list((site / "symbolic").glob("*.so"))
+    assert libraries, "symbolic resolves source maps and ProGuard frames in the processor"
+    assert _elf_machine(libraries[0]) == EM_AARCH64

@@ -154,7 +154,10 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
         "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",  # grouping aliases
         "s3:PutObject",
+        "s3:GetObject",  # source maps
+        "s3:ListBucket",
     } <= process_actions
     assert {"sqs:SendMessage", "kinesis:GetRecords", "kinesis:GetShardIterator"} <= process_actions
     assert not {a for a in process_actions if a.endswith("*") or a in ("dynamodb:DeleteItem", "dynamodb:Scan")}
@@ -166,6 +169,8 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
         "dynamodb:Query",
         "dynamodb:UpdateItem",  # PATCH of settings and issue status, deploys
         "s3:GetObject",
+        "s3:PutObject",  # presigned artifact uploads
+        "s3:ListBucket",  # a release's artifacts
     }
     assert "dynamodb:Query" not in process_actions, "the processor writes; only the API reads by query"
 

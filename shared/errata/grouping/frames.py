@@ -144,6 +144,10 @@ def frame_key(frame: Frame, platform: str | None) -> FrameKey:
             module = _file_stem(frame.abs_path or frame.filename or frame.module or "")
     else:
         module = normalize_name(frame.module)
+    if platform in _JS_PLATFORMS and frame.context_line and (frame.data or {}).get("symbolicated"):
+        # A minifier's restructuring (terser turns a class into an object literal) changes the names the
+        # map's scopes give back; the original line of code does not change between builds of one source.
+        return FrameKey(module=module, function="line:" + " ".join(frame.context_line.split())[:160])
     if platform in _JS_PLATFORMS:
         function = _JS_ALIAS.sub("", function.removeprefix("async ").removeprefix("new "))
         if function in _JS_ANONYMOUS:

@@ -45,6 +45,7 @@ class Frame(_Lenient):
     in_app: bool | None = None
     platform: str | None = None
     context_line: str | None = None
+    data: dict[str, Any] | None = None
 
 
 class Stacktrace(_Lenient):

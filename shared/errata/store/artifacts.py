@@ -1,0 +1,98 @@
+"""The source-map bucket: release artifacts (minified JavaScript, its source maps, ProGuard mappings) that
+the processor resolves frames with.
+
+Keys:
+- `projects/<project>/releases/<release>/<name>`: by release and artifact name (`~/app.min.js`, Sentry's
+  convention: `~/` stands for any scheme and host). Release and name are percent-encoded.
+- `projects/<project>/debug-ids/<debug id>/<kind>`: by debug ID (a UUID in the map and the bundle), which
+  identifies a build whatever the release or file name.
+
+Uploads never pass through the API: the API hands out presigned PUT URLs with the size signed in, so a
+build pipeline needs no AWS credentials and a 50 MB map does not meet API Gateway's 10 MB limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, unquote
+
+ArtifactKind = Literal["minified_source", "source_map", "proguard"]
+MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
+UPLOAD_URL_SECONDS = 900
+UPLOAD_CONTENT_TYPE = "application/octet-stream"
+
+
+def release_prefix(project_id: str, release: str) -> str:
+    return f"projects/{project_id}/releases/{quote(release, safe='')}/"
+
+
+def artifact_key(project_id: str, release: str, name: str) -> str:
+    return release_prefix(project_id, release) + quote(name, safe="~")
+
+
+def debug_id_key(project_id: str, debug_id: str, kind: ArtifactKind) -> str:
+    return f"projects/{project_id}/debug-ids/{normalize_debug_id(debug_id)}/{kind}"
+
+
+def normalize_debug_id(debug_id: str) -> str:
+    """Raises ValueError unless it is a UUID (with or without dashes, any case)."""
+    return str(uuid.UUID(debug_id.strip()))
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    name: str
+    size: int
+    last_modified: str
+
+
+class ArtifactStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def upload_url(self, key: str, size: int) -> str:
+        url: str = self._s3.generate_presigned_url(
+            "put_object",
+            # Both headers are signed: S3 refuses a body of another size, and without a declared type an
+            # HTTP client may send a form encoding that empties the body.
+            Params={"Bucket": self._bucket, "Key": key, "ContentLength": size, "ContentType": UPLOAD_CONTENT_TYPE},
+            ExpiresIn=UPLOAD_URL_SECONDS,
+            HttpMethod="PUT",
+        )
+        return url
+
+    def plan_upload(
+        self, project_id: str, release: str, name: str, kind: ArtifactKind, size: int, debug_id: str | None
+    ) -> list[tuple[str, str]]:
+        """(key, presigned URL) for each place the file goes: by release and name, and by debug ID too."""
+        keys = [artifact_key(project_id, release, name)]
+        if debug_id is not None:
+            keys.append(debug_id_key(project_id, debug_id, kind))
+        return [(key, self.upload_url(key, size)) for key in keys]
+
+    def names(self, project_id: str, release: str) -> list[StoredArtifact]:
+        prefix = release_prefix(project_id, release)
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found.append(
+                    StoredArtifact(
+                        name=unquote(item["Key"].removeprefix(prefix)),
+                        size=int(item["Size"]),
+                        last_modified=item["LastModified"].isoformat(),
+                    )
+                )
+        return found
+
+    def read(self, key: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes | None:
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        body: bytes = response["Body"].read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise ValueError(f"{key} is larger than {max_bytes} bytes")
+        return body

@@ -1,0 +1,239 @@
+"""Minified JavaScript frames resolved through uploaded source maps.
+
+A frame's file is matched to a release artifact the way Sentry does it: by debug ID when the event's
+`debug_meta` names one for the file, else by name, where `~/app.min.js` matches any path or URL ending in
+`/app.min.js` (the longest match wins). The minified file says where its map is (`//# sourceMappingURL=`,
+relative, absolute or inline), else the map is `<name>.map`.
+
+`symbolic`'s SourceMapCache resolves function names from the original scopes, which a lookup of the map's
+`names` at the call site gets wrong (it names the callee, or the minified class). It takes and returns
+1-based lines and columns, as V8 prints them.
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from symbolic.sourcemapcache import SourceMapCache
+
+from errata.store.artifacts import (
+    ArtifactStore,
+    artifact_key,
+    debug_id_key,
+    normalize_debug_id,
+)
+from errata.symbolication.cache import ArtifactCache
+
+JS_PLATFORMS = {"javascript", "node", "typescript"}
+_JS_FILE = re.compile(r"\.(?:m|c)?js(?:$|[?#])")
+_CONTEXT_LINES = 5
+_LISTING_SECONDS = 60.0
+_MAX_LISTINGS = 10_000
+
+
+@dataclass(frozen=True)
+class ParsedMap:
+    cache: SourceMapCache
+    map_name: str
+
+
+@dataclass
+class SymbolicationError:
+    type: str  # Sentry's names: js_no_source, js_missing_source_map, js_invalid_source, js_no_mapping
+    url: str
+    reason: str
+
+    def as_event_error(self) -> dict[str, str]:
+        return {"type": self.type, "url": self.url, "reason": self.reason}
+
+
+def event_frames(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every frame dict of an event payload: exceptions' and threads' stacks."""
+    for interface in ("exception", "threads"):
+        container = payload.get(interface)
+        values = container.get("values") if isinstance(container, dict) else container
+        for value in values if isinstance(values, list) else []:
+            stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
+            frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+            for frame in frames if isinstance(frames, list) else []:
+                if isinstance(frame, dict):
+                    yield frame
+
+
+def best_artifact(names: list[str], path: str) -> str | None:
+    """The artifact a frame's path or URL names: exact, else the longest `~/` suffix match."""
+    candidates = [n for n in names if not n.endswith(".map")]
+    if path in candidates:
+        return path
+    url_path = urlparse(path).path if "://" in path else path
+    if url_path in candidates:
+        return url_path
+    matches = [n for n in candidates if n.startswith("~/") and ("/" + url_path.lstrip("/")).endswith(n[1:])]
+    return max(matches, key=len) if matches else None
+
+
+def _map_name(artifact: str, minified: bytes) -> str | bytes:
+    """Where the minified file says its map is: an artifact name, or the inline map's bytes."""
+    at = minified.rfind(b"sourceMappingURL=")
+    if at < 0 or minified[max(0, at - 4) : at].strip() not in (b"//#", b"//@"):
+        return artifact + ".map"
+    reference = minified[at + len("sourceMappingURL=") :].split(maxsplit=1)[0].decode("utf-8", "replace")
+    if reference.startswith("data:"):
+        header, _, data = reference.partition(",")
+        return base64.b64decode(data) if header.endswith(";base64") else unquote(data).encode()
+    if "://" in reference:
+        return "~" + urlparse(reference).path
+    if reference.startswith("/"):
+        return "~" + reference if artifact.startswith("~/") else reference
+    return posixpath.normpath(posixpath.join(posixpath.dirname(artifact), reference))
+
+
+def _display_path(source: str) -> str:
+    """`webpack://app/./src/x.js` and `../src/x.js` read as `src/x.js`."""
+    path = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]*/", "", source)
+    parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or source
+
+
+class SourceMapResolver:
+    def __init__(self, artifacts: ArtifactStore, cache: ArtifactCache[ParsedMap]) -> None:
+        self._artifacts = artifacts
+        self._cache = cache
+        # Release listings are re-read once a minute: a map uploaded after the first crash is picked up.
+        self._listings: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> list[SymbolicationError]:
+        """Resolves the payload's JavaScript frames in place; returns what could not be resolved."""
+        platform = str(payload.get("platform") or "")
+        release = payload.get("release") if isinstance(payload.get("release"), str) else None
+        debug_ids = _debug_ids(payload)
+        errors: list[SymbolicationError] = []
+        for frame in event_frames(payload):
+            path = frame.get("abs_path") or frame.get("filename")
+            line, column = frame.get("lineno"), frame.get("colno")
+            if not isinstance(path, str) or not isinstance(line, int) or not isinstance(column, int):
+                continue
+            if path.startswith(("node:", "internal/", "<", "native")):
+                continue  # the runtime's own code: nothing was uploaded for it
+            if not (platform in JS_PLATFORMS or frame.get("platform") in JS_PLATFORMS or _JS_FILE.search(path)):
+                continue
+            if (frame.get("data") or {}).get("symbolicated"):
+                continue
+            error = self._resolve_frame(project_id, release, debug_ids.get(path), path, frame)
+            if error is not None:
+                frame.setdefault("data", {})["symbolication_error"] = error.reason
+                errors.append(error)
+        return errors
+
+    def _resolve_frame(
+        self, project_id: str, release: str | None, debug_id: str | None, path: str, frame: dict[str, Any]
+    ) -> SymbolicationError | None:
+        if debug_id is not None:
+            parsed = self._cache.get_or_load(
+                ("debug-id", project_id, debug_id), lambda: self._load_by_debug_id(project_id, debug_id)
+            )
+        else:
+            if release is None:
+                return None
+            names = self._names(project_id, release)
+            artifact = best_artifact(names, path)
+            if artifact is None:
+                if not names:
+                    return None  # this release uses no source maps: nothing to report
+                return SymbolicationError("js_no_source", path, f"no artifact in release {release} matches {path}")
+            parsed = self._cache.get_or_load(
+                ("release", project_id, release, artifact),
+                lambda: self._load_by_name(project_id, release, artifact, names),
+            )
+        if isinstance(parsed, str):
+            kind = "js_invalid_source" if parsed.startswith("invalid") else "js_missing_source_map"
+            return SymbolicationError(kind, path, parsed)
+        token = parsed.cache.lookup(frame["lineno"], frame["colno"], _CONTEXT_LINES)
+        if token is None or not token.src:
+            return SymbolicationError("js_no_mapping", path, f"no mapping for {frame['lineno']}:{frame['colno']}")
+        minified = {k: frame.get(k) for k in ("abs_path", "filename", "lineno", "colno", "function")}
+        source = token.src
+        function = token.function_name if token.function_name and token.function_name != "<unknown>" else None
+        frame.update(
+            abs_path=posixpath.normpath(posixpath.join(posixpath.dirname(parsed.map_name), source))
+            if not re.match(r"^[a-z][a-z0-9+.-]*://", source)
+            else source,
+            filename=_display_path(source),
+            lineno=token.line,
+            colno=token.col,
+            function=function or "<anonymous>",
+        )
+        if token.context_line is not None:
+            frame["context_line"] = token.context_line.rstrip("\r\n")
+            frame["pre_context"] = [line.rstrip("\r\n") for line in token.pre_context]
+            frame["post_context"] = [line.rstrip("\r\n") for line in token.post_context]
+        if "/node_modules/" in source or source.startswith("node_modules/"):
+            frame["in_app"] = False
+        frame.setdefault("data", {}).update(symbolicated=True, sourcemap=parsed.map_name, minified=minified)
+        return None
+
+    def _names(self, project_id: str, release: str) -> list[str]:
+        key = (project_id, release)
+        listed = self._listings.get(key)
+        if listed is None or listed[0] < time.monotonic():
+            if len(self._listings) > _MAX_LISTINGS:
+                self._listings.clear()
+            names = [artifact.name for artifact in self._artifacts.names(project_id, release)]
+            listed = (time.monotonic() + _LISTING_SECONDS, names)
+            self._listings[key] = listed
+        return listed[1]
+
+    def _load_by_name(
+        self, project_id: str, release: str, artifact: str, names: list[str]
+    ) -> tuple[ParsedMap, int] | str:
+        minified = self._artifacts.read(artifact_key(project_id, release, artifact))
+        if minified is None:
+            return f"missing_source: {artifact} is listed but could not be read"
+        location = _map_name(artifact, minified)
+        if isinstance(location, bytes):
+            return _parse(minified, location, artifact + " (inline map)")
+        if location not in names:
+            return f"missing_sourcemap: {artifact} names {location}, which was not uploaded to release {release}"
+        source_map = self._artifacts.read(artifact_key(project_id, release, location))
+        if source_map is None:
+            return f"missing_sourcemap: {location} could not be read"
+        return _parse(minified, source_map, location)
+
+    def _load_by_debug_id(self, project_id: str, debug_id: str) -> tuple[ParsedMap, int] | str:
+        source_map = self._artifacts.read(debug_id_key(project_id, debug_id, "source_map"))
+        if source_map is None:
+            return f"missing_sourcemap: no source map uploaded with debug id {debug_id}"
+        minified = self._artifacts.read(debug_id_key(project_id, debug_id, "minified_source")) or b""
+        return _parse(minified, source_map, f"debug-id:{debug_id}")
+
+
+def _parse(minified: bytes, source_map: bytes, map_name: str) -> tuple[ParsedMap, int] | str:
+    try:
+        cache = SourceMapCache.from_bytes(minified, source_map)
+    except Exception as exc:  # symbolic raises its own error types for each kind of broken map
+        return f"invalid_sourcemap: {map_name}: {type(exc).__name__}: {exc}"[:500]
+    # The parsed cache is about the size of the map; the minified file is not kept.
+    return ParsedMap(cache, map_name), len(source_map) + len(minified) // 4
+
+
+def _debug_ids(payload: dict[str, Any]) -> dict[str, str]:
+    """code_file -> debug id, from `debug_meta.images` of type sourcemap."""
+    meta = payload.get("debug_meta")
+    images = meta.get("images") if isinstance(meta, dict) else None
+    found = {}
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, dict) and image.get("type") == "sourcemap":
+            code_file, debug_id = image.get("code_file"), image.get("debug_id")
+            if isinstance(code_file, str) and isinstance(debug_id, str):
+                try:
+                    found[code_file] = normalize_debug_id(debug_id)
+                except ValueError:
+                    continue
+    return found

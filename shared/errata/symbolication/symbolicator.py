@@ -1,0 +1,45 @@
+"""Every symbolication step an event goes through, in order, before it is fingerprinted."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from errata.store.artifacts import ArtifactStore
+from errata.symbolication.cache import ArtifactCache
+from errata.symbolication.go_paths import strip_go_build_path
+from errata.symbolication.proguard import JVM_PLATFORMS, ParsedMapping, ProguardResolver
+from errata.symbolication.sourcemaps import JS_PLATFORMS, ParsedMap, SourceMapResolver, event_frames
+
+logger = logging.getLogger(__name__)
+CACHE_MB_ENV = "ERRATA_SYMBOLICATION_CACHE_MB"
+_REWRITTEN_PLATFORMS = JS_PLATFORMS | JVM_PLATFORMS | {"go"}
+
+
+class Symbolicator:
+    def __init__(self, artifacts: ArtifactStore, cache_bytes: int | None = None) -> None:
+        budget = cache_bytes if cache_bytes is not None else int(os.environ.get(CACHE_MB_ENV, "256")) * 1024 * 1024
+        self.source_map_cache: ArtifactCache[ParsedMap] = ArtifactCache(max_bytes=budget * 3 // 4)
+        self.proguard_cache: ArtifactCache[ParsedMapping] = ArtifactCache(max_bytes=budget // 4)
+        self._sourcemaps = SourceMapResolver(artifacts, self.source_map_cache)
+        self._proguard = ProguardResolver(artifacts, self.proguard_cache)
+
+    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> bool:
+        """Resolves the payload's frames in place; records what failed in its `errors`. Returns whether
+        anything was attempted (so the caller re-reads the event)."""
+        platform = str(payload.get("platform") or "")
+        errors: list[dict[str, str]] = []
+        try:
+            errors.extend(error.as_event_error() for error in self._sourcemaps.symbolicate(project_id, payload))
+            errors.extend(self._proguard.symbolicate(project_id, payload))
+        except Exception as exc:  # an S3 outage must not fail the event: it is grouped as it came
+            logger.exception("symbolication failed", extra={"project_id": project_id})
+            errors.append({"type": "symbolication_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]})
+        if platform == "go":
+            for frame in event_frames(payload):
+                strip_go_build_path(frame)
+        if errors:
+            existing = payload.get("errors")
+            payload["errors"] = [*(existing if isinstance(existing, list) else []), *errors]
+        return bool(errors) or platform in _REWRITTEN_PLATFORMS
