@@ -30,8 +30,10 @@ deploy: bootstrap bootstrap-node build ## deploy a stage with the AWS credential
 	cdk deploy --all --require-approval broadening -c stage=$(STAGE) \
 	  $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL))
 
-bench: bootstrap
-	$(UV) run --frozen python bench/pipeline.py
+bench: bootstrap bootstrap-node
+	$(UV) run --frozen python bench/grouping.py
+	$(UV) run --frozen python bench/symbolication.py
+	$(UV) run --frozen python bench/pipeline.py --events 300
 
 lint: bootstrap
 	$(UV) run --frozen ruff check --fix .
@@ -42,4 +44,4 @@ bootstrap:
 	@$(UV) sync --frozen --quiet
 
 bootstrap-node:
-	@[ -x node_modules/.bin/cdk ] && [ -x node_modules/.bin/node ] || npm ci --no-audit --no-fund --loglevel=error
+	@[ -x node_modules/.bin/cdk ] && [ -x node_modules/.bin/node ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --loglevel=error

@@ -123,3 +123,37 @@ def test_upload_errors_are_clear(project: TestProject, tmp_path: Path, capsys: p
     assert "401" in capsys.readouterr().err
     assert errata([*args, "--token", project.api_token, str(tmp_path / "nope")]) == 1
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_a_proguard_mapping_uploaded_by_the_cli_deobfuscates_a_java_crash(
+    project: TestProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures" / "proguard"
+    code = errata(
+        [
+            "proguard",
+            "upload",
+            "--api",
+            project.base_url,
+            "--token",
+            project.api_token,
+            "--project",
+            project.project_id,
+            "--release",
+            "billing@1.0",
+            str(fixtures / "mapping.txt"),
+        ]
+    )
+    assert code == 0, capsys.readouterr()
+    # The app logged its obfuscated trace; the processor parses it, then deobfuscates it.
+    text = (fixtures / "obfuscated.stack.txt").read_text()
+    _store(project, {"event_id": uuid.uuid4().hex, "platform": "java", "release": "billing@1.0", "message": text})
+    issue = wait_for(lambda: project.issues() or None)[0]
+    event = project.api(f"/issues/{issue['id']}").json()["event"]
+    cause = event["exception"]["values"][0]
+    assert [(f["module"], f["function"]) for f in cause["stacktrace"]["frames"]][-3:] == [
+        ("com.example.billing.InvoiceService", "lineTotal"),
+        ("com.example.billing.TaxCalculator", "gross"),
+        ("com.example.billing.TaxCalculator", "net"),
+    ]
+    assert issue["culprit"] == "com.example.billing.TaxCalculator in net"

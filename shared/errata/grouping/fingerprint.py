@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from errata.grouping.chains import grouping_culprit
-from errata.grouping.frames import grouping_frames
+from errata.grouping.frames import grouping_frames, is_in_app
 from errata.grouping.parameterize import LEGACY_PATTERNS, parameterize_message
 from errata.grouping.rules import FingerprintRule, expand_variables, matching_rule
 from errata.models.event import ExceptionValue, Frame, SentryEvent
@@ -222,7 +222,7 @@ def issue_culprit(event: SentryEvent) -> str | None:
     exception = _culprit_exception(event)
     if exception is not None and exception.stacktrace and exception.stacktrace.frames:
         frames = exception.stacktrace.frames
-        in_app = [frame for frame in frames if frame.in_app] or frames
+        in_app = [frame for frame in frames if is_in_app(frame)] or frames
         crash = in_app[-1]
         where = crash.module or crash.filename or crash.abs_path or "?"
         return f"{where} in {crash.function or '?'}"
