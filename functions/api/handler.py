@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -211,7 +211,11 @@ def upload_artifacts(
         raise NotFoundError(f"no project {project_id}")
     uploads = []
     for file in request.files:
-        for _key, url in _artifacts().plan_upload(project_id, version, file.name, file.kind, file.size, file.debug_id):
+        try:
+            planned = _artifacts().plan_upload(project_id, version, file.name, file.kind, file.size, file.debug_id)
+        except ValueError as exc:
+            raise BadRequestError(str(exc)) from None
+        for _key, url in planned:
             uploads.append(
                 UploadSlot(
                     name=file.name,

@@ -26,7 +26,7 @@ from typing import Any
 
 SOURCE_SUFFIXES = (".js", ".mjs", ".cjs")
 MAP_SUFFIX = ".map"
-PLAN_BATCH = 100
+PLAN_BATCH = 20  # URLs are valid 15 minutes: ask for a few at a time, upload them, ask again
 _DEBUG_ID = re.compile(rb"//# debugId=([0-9a-fA-F-]{32,36})\s*$", re.MULTILINE)
 PROGUARD_NAME = "proguard/mapping.txt"
 
@@ -85,10 +85,20 @@ def _batches(items: list[Artifact], size: int) -> Iterator[list[Artifact]]:
         yield items[start : start + size]
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the bearer token to another host: it is an error instead."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise UploadError(f"{req.get_method()} {req.full_url.split('?', 1)[0]} redirected to {newurl}: refused")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _request(method: str, url: str, body: bytes, headers: dict[str, str], timeout: float = 60) -> bytes:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - http(s) only
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - checked
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             data: bytes = response.read()
             return data
     except urllib.error.HTTPError as exc:
@@ -112,13 +122,29 @@ def upload(api: str, token: str, project: str, release: str, artifacts: list[Art
     puts = 0
     for batch in _batches(artifacts, PLAN_BATCH):
         body = json.dumps({"files": [a.as_request() for a in batch]}).encode()
-        plan = json.loads(_request("POST", endpoint, body, headers))
         by_name = {a.name: a for a in batch}
-        for slot in plan["uploads"]:
-            artifact = by_name[slot["name"]]
-            _request(slot["method"], slot["url"], artifact.path.read_bytes(), dict(slot["headers"]), timeout=300)
+        try:
+            plan = json.loads(_request("POST", endpoint, body, headers))
+            slots = [(by_name[slot["name"]], slot) for slot in plan["uploads"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UploadError(f"the API's answer is not an upload plan: {exc!r}") from None
+        for artifact, slot in slots:
+            _check_slot(slot, api)
+            _request("PUT", slot["url"], artifact.path.read_bytes(), dict(slot["headers"]), timeout=300)
             puts += 1
     return puts
+
+
+def _check_slot(slot: dict[str, Any], api: str) -> None:
+    """Uploads go where the API says, but only by PUT over https (http only when the API itself is plain
+    http, as `make dev` is on localhost), and never with our token."""
+    url = slot.get("url")
+    scheme = urllib.parse.urlparse(url).scheme if isinstance(url, str) else ""
+    allowed = {"https"} if api.startswith("https://") else {"https", "http"}
+    if slot.get("method") != "PUT" or scheme not in allowed:
+        raise UploadError(f"refusing upload slot {slot.get('method')} {str(url)[:80]}: expected PUT over {allowed}")
+    if any(name.lower() == "authorization" for name in slot.get("headers", {})):
+        raise UploadError("refusing an upload slot that asks for an Authorization header")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

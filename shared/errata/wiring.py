@@ -35,6 +35,10 @@ def client(service: str) -> Any:
     # ClientRequestToken), so the local stack raises the read timeout.
     read_timeout = int(os.environ.get("ERRATA_AWS_READ_TIMEOUT", "10"))
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=read_timeout)
+    if service == "s3":
+        # Presigned upload URLs must be SigV4: SigV2 (botocore's choice in some regions) signs no Content-Length,
+        # and the size limit of an upload would not hold.
+        config = config.merge(Config(signature_version="s3v4"))
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 

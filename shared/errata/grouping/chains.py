@@ -67,17 +67,28 @@ def grouping_culprit(values: list[ExceptionValue]) -> Culprit | None:
     return _descend(top, children)
 
 
-def _descend(node: ExceptionValue, children: dict[int, list[ExceptionValue]]) -> Culprit:
-    assert node.mechanism is not None
-    assert node.mechanism.exception_id is not None
-    below = children.get(node.mechanism.exception_id, [])
-    if not below:
-        return Culprit(node)
-    if is_exception_group(node) and len(below) > 1:
-        leaves = [_descend(child, children) for child in below]
-        return _group_culprit(node, [leaf.exception for leaf in leaves if not leaf.mixed_leaves], leaves)
-    # A cause (`__cause__`, `cause`) or a group of one: the bug is further down.
-    return _descend(below[0], children)
+_MAX_DEPTH = 64
+
+
+def _descend(
+    node: ExceptionValue, children: dict[int, list[ExceptionValue]], seen: frozenset[int] = frozenset()
+) -> Culprit:
+    """Follows causes down the tree. A cycle or a tree deeper than any real chain stops where it is."""
+    while True:
+        assert node.mechanism is not None
+        assert node.mechanism.exception_id is not None
+        seen = seen | {node.mechanism.exception_id}
+        below = [
+            child
+            for child in children.get(node.mechanism.exception_id, [])
+            if child.mechanism is not None and child.mechanism.exception_id not in seen
+        ]
+        if not below or len(seen) > _MAX_DEPTH:
+            return Culprit(node)
+        if is_exception_group(node) and len(below) > 1:
+            leaves = [_descend(child, children, seen) for child in below[:_MAX_DEPTH]]
+            return _group_culprit(node, [leaf.exception for leaf in leaves if not leaf.mixed_leaves], leaves)
+        node = below[0]  # a cause (`__cause__`, `cause`) or a group of one: the bug is further down
 
 
 def _group_culprit(group: ExceptionValue, leaves: list[ExceptionValue], nested: list[Culprit] | None = None) -> Culprit:

@@ -23,7 +23,7 @@ from errata.grouping.chains import grouping_culprit
 from errata.grouping.frames import grouping_frames, is_in_app
 from errata.grouping.parameterize import LEGACY_PATTERNS, parameterize_message
 from errata.grouping.rules import FingerprintRule, expand_variables, matching_rule
-from errata.models.event import ExceptionValue, Frame, SentryEvent
+from errata.models.event import ExceptionInterface, ExceptionValue, Frame, SentryEvent
 from errata.stacktrace_text import TEXT_MECHANISM, exceptions_from_text
 
 _DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
@@ -105,7 +105,7 @@ def _platform(event: SentryEvent, exceptions: list[ExceptionValue]) -> str | Non
 
 
 def _components(event: SentryEvent) -> tuple[str, ...]:
-    exceptions = event.exceptions or exceptions_from_text(event.message_text or "")
+    exceptions = event.exceptions
     platform = _platform(event, exceptions)
     culprit = grouping_culprit(exceptions)
     if culprit is None:
@@ -176,6 +176,11 @@ def fingerprint_event(
     config: GroupingConfig = CURRENT_CONFIG,
     legacy: tuple[GroupingConfig, ...] = LEGACY_CONFIGS,
 ) -> Grouping:
+    if not event.exceptions:
+        # Parsed once here (processing attaches it earlier; tests and benches may not have).
+        parsed = exceptions_from_text(event.message_text or "")
+        if parsed:
+            event = event.model_copy(update={"exception": ExceptionInterface(values=parsed)})
     rule = matching_rule(rules, event) if rules else None
     components = _config_components(config, event, rule)
     issue_id = _hash(config, components)
@@ -197,7 +202,7 @@ def fingerprint_event(
 
 
 def _culprit_exception(event: SentryEvent) -> ExceptionValue | None:
-    culprit = grouping_culprit(event.exceptions or exceptions_from_text(event.message_text or ""))
+    culprit = grouping_culprit(event.exceptions)
     return culprit.exception if culprit else None
 
 

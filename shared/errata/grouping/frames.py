@@ -68,7 +68,11 @@ class FrameKey:
         return f"frame:{self.module}:{self.function}"
 
 
+MAX_NAME = 256  # names longer than this are cut first: the rules below must not meet megabyte names
+
+
 def normalize_name(name: str) -> str:
+    name = name[:MAX_NAME]
     for pattern, replacement in _NAME_RULES:
         name = pattern.sub(replacement, name)
     return name
@@ -174,6 +178,7 @@ def collapse_recursion(keys: Sequence[FrameKey], max_cycle: int = 3) -> list[Fra
 MAX_GROUPING_FRAMES = 2
 
 
+_HANDLER_WINDOW = 32
 _GO_CLOSURE = re.compile(r"^(?P<parent>.+?)(?:\.func\d+|\.\d+)$")  # F.func1, F.func1.2
 
 
@@ -182,8 +187,12 @@ def drop_go_panic_handlers(frames: Sequence[Frame]) -> list[Frame]:
     (sentry-go drops the runtime's `gopanic` frame that separates them). A closure `F.funcN` running above
     other functions' frames while `F` is still below is such a deferred handler: it and everything newer
     go, so a recovered panic groups like the same panic printed by the runtime."""
-    names = [f"{frame.module}.{frame.function}" if frame.module else frame.function or "" for frame in frames]
-    for index in range(len(frames) - 1, 0, -1):
+    names = [
+        f"{frame.module}.{frame.function}"[:MAX_NAME] if frame.module else (frame.function or "")[:MAX_NAME]
+        for frame in frames
+    ]
+    # Handlers sit on top of the stack: only the newest frames are looked at (bounded work on deep stacks).
+    for index in range(len(frames) - 1, max(0, len(frames) - _HANDLER_WINDOW), -1):
         closure = _GO_CLOSURE.match(names[index])
         if closure is None:
             continue

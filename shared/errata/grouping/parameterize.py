@@ -61,8 +61,10 @@ _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
 # errata:2026-11-28: more date shapes (RFC 2822/1123, Apache logs, US and ctime styles, epoch millis), Go's
 # and Java's object addresses, JWT-like and long mixed tokens, quoted values after `=`.
 PATTERNS: Patterns = (
-    ("<email>", re.compile(r"[\w.+!#$%&'*/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b")),  # RFC 5322 dot-atoms
-    _URL,
+    # RFC 5322 dot-atoms. The look-behinds on this and the next patterns let a match start only where a run
+    # starts: without them a long run of `a.a.a.` is rescanned from each of its characters.
+    ("<email>", re.compile(r"(?<![\w.+!#$%&'*/=?^`{|}~-])[\w.+!#$%&'*/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("<url>", re.compile(r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")),
     _UUID,
     _IPV4,  # before dates: 192.168.7.20 is no date
     (
@@ -80,7 +82,7 @@ PATTERNS: Patterns = (
     ("<time>", re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\b")),
     _IPV6,
     _HASH,
-    ("<token>", re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+|\b(?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{24,}\b")),
+    ("<token>", re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+|(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[a-zA-Z])[\w-]{24,}\b")),
     (
         "<hex>",
         re.compile(
@@ -91,7 +93,7 @@ PATTERNS: Patterns = (
     (
         "<hostname>",
         re.compile(
-            r"\b(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+(?:internal|local|localdomain|lan|corp|svc|"
+            r"(?<![\w.-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+(?:internal|local|localdomain|lan|corp|svc|"
             r"cluster\.local|com|net|org|io|dev|app|cloud|co|ai|amazonaws\.com)\b"
         ),
     ),
@@ -108,7 +110,15 @@ PATTERNS: Patterns = (
 )
 
 
+# Messages are cut before parameterizing: some patterns cost time quadratic in a run of word characters and
+# dots, and the first kilobytes of a message are what tell it apart. The legacy set gets a tighter cap (its
+# patterns are frozen, guards and all).
+MAX_MESSAGE = 8192
+LEGACY_MAX_MESSAGE = 1024
+
+
 def parameterize_message(message: str, patterns: Patterns = PATTERNS) -> str:
+    message = message[: LEGACY_MAX_MESSAGE if patterns is LEGACY_PATTERNS else MAX_MESSAGE]
     for placeholder, pattern in patterns:
         message = pattern.sub(placeholder, message)
     return message

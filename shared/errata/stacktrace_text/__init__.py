@@ -7,6 +7,7 @@ turn; the first that finds a trace wins. Text that is not a trace yields nothing
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from errata.stacktrace_text import dotnet, go, java, node, python
 
 TEXT_MECHANISM = "stacktrace.text"
 MAX_TEXT = 256 * 1024  # a larger message is not parsed (bounded work per event)
+MAX_LINE = 2048  # trace lines are short; a longer line is cut before any regex sees it
+logger = logging.getLogger(__name__)
 
 Parser = Callable[[str], list[ExceptionValue]]
 PARSERS: tuple[tuple[str, Parser], ...] = (
@@ -29,8 +32,13 @@ PARSERS: tuple[tuple[str, Parser], ...] = (
 def exceptions_from_text(text: str) -> list[ExceptionValue]:
     if not text or len(text) > MAX_TEXT or "\n" not in text:
         return []
-    for _language, parse in PARSERS:
-        exceptions = parse(text)
+    text = "\n".join(line[:MAX_LINE] for line in text.splitlines())
+    for language, parse in PARSERS:
+        try:
+            exceptions = parse(text)
+        except Exception:  # a text that fools a parser is left as a message, never fails the event
+            logger.warning("text stack trace parser failed", extra={"parser": language}, exc_info=True)
+            continue
         if exceptions:
             for exception in exceptions:
                 exception.mechanism = exception.mechanism or Mechanism(type=TEXT_MECHANISM)

@@ -15,7 +15,7 @@ _INNER = re.compile(rf"\s*---> (?={_TYPE}(?::|$))")
 _LEAF = re.compile(rf"^---> \(Inner Exception #\d+\) (?P<header>{_TYPE}(?::.*)?)$")
 _FRAME = re.compile(
     r"^\s+at (?:\(wrapper [^)]*\) )?(?P<symbol>[^\s(]+?)\s?\((?P<args>[^)]*)\)"
-    r"(?: \[0x[0-9a-f]+\])?(?: in (?P<file>.+?):(?:line )?(?P<line>\d+))?\s*(?:<---)?\s*$"
+    r"(?: \[0x[0-9a-f]+\])?(?: in (?P<file>.+?):(?:line )?(?P<line>\d{1,9}))?(?:\s*<---)?\s*$"
 )
 _END_INNER = "--- End of inner exception stack trace ---"
 _MAX_HEADER_LINES = 20

@@ -9,7 +9,7 @@ from errata.models.event import ExceptionValue, Frame, Stacktrace
 _PANIC = re.compile(r"^(?:panic|fatal error): (?P<value>.*?)(?: \[recovered(?:, repanicked)?\])?$", re.MULTILINE)
 _GOROUTINE = re.compile(r"^goroutine \d+ \[[^\]]*\]:$", re.MULTILINE)
 _CALL = re.compile(r"^(?P<function>\S.*?)\((?:[^()]|\([^()]*\))*\)$")
-_LOCATION = re.compile(r"^\t(?P<path>.+?):(?P<line>\d+)(?: \+0x[0-9a-f]+)?$")
+_LOCATION = re.compile(r"^\t(?P<path>.+?):(?P<line>\d{1,9})(?: \+0x[0-9a-f]+)?$")
 # What the runtime's own errors read like, with the type sentry-go reports for them.
 _RUNTIME_ERRORS = (
     ("runtime error: index out of range", "runtime.boundsError"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from errata.models.event import ExceptionValue, Frame, Stacktrace
 
 _FRAME = re.compile(
-    r"^\s*at (?:[\w.-]+(?:@[\w.-]+)?/)*(?P<symbol>[\w$.<>\[\]/]+)\.(?P<method>[\w$<>\-]+)\((?P<source>[^)]*)\)"
+    r"^\s*at (?:[\w.-]++(?:@[\w.-]++)?/)*+(?P<symbol>[\w$.<>\[\]/]+)\.(?P<method>[\w$<>\-]+)\((?P<source>[^)]*)\)"
 )
 _MORE = re.compile(r"^\s*\.\.\. (?P<count>\d+) (?:more|common frames omitted)")
 _HEADER = re.compile(
@@ -35,7 +35,7 @@ def _frame(match: re.Match[str]) -> Frame:
         module=match["symbol"],
         function=match["method"],
         filename=filename if known else None,
-        lineno=int(line) if line.isdigit() else None,
+        lineno=int(line) if line.isascii() and line.isdigit() and len(line) < 10 else None,
         platform="java",
     )
 
@@ -63,7 +63,7 @@ def parse(text: str) -> list[ExceptionValue]:
     previous: list[Frame] = []
     exceptions = []
     for block in chain:
-        frames = block.frames + (previous[len(previous) - block.omitted :] if block.omitted else [])
+        frames = block.frames + (previous[max(0, len(previous) - block.omitted) :] if block.omitted else [])
         previous = frames
         module, _, name = block.type.rpartition(".")
         exceptions.append(

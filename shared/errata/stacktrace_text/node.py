@@ -10,8 +10,8 @@ from errata.models.event import ExceptionValue, Frame, Stacktrace
 _AT = re.compile(r"^\s+at (?P<rest>.+)$")
 # Node elides the frames an error shares with its cause: "... 5 lines matching cause stack trace ...".
 _ELIDED = re.compile(r"^\s+\.\.\. (?P<count>\d+) lines? matching cause stack trace \.\.\.$")
-_LOCATED = re.compile(r"^(?P<function>.*?) \((?P<location>.+)\)$")
-_POSITION = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?$")
+_LOCATED = re.compile(r"^(?P<function>[^()]*?) \((?P<location>.+)\)$")
+_POSITION = re.compile(r"^(?P<file>.+?):(?P<line>\d{1,9})(?::(?P<column>\d{1,9}))?$")
 _HEADER = re.compile(
     r"^(?P<indent>\s*)(?:\[(?P<link>cause)\]: |Uncaught )?(?P<bracket>\[)?"
     r"(?P<type>[A-Z$_][\w$]*(?:Error|Exception)|Error)(?: \[(?P<code>[\w-]+)\])?(?:: (?P<value>.*?))?\]?(?: \{)?$"

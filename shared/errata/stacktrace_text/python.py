@@ -9,9 +9,9 @@ from errata.models.event import ExceptionValue, Frame, Stacktrace
 _START = "Traceback (most recent call last):"
 _GROUP_START = "Exception Group Traceback (most recent call last):"
 _BOX = re.compile(r"^[ \t]*(?:[|+][-+ ]*(?:\d+ -+|-+)?[ \t]?)*")  # exception-group drawing: "  | ", "+-+---- 1 ----"
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+))?$')
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d{1,9})(?:, in (?P<function>.+))?$')
 _EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?:: (?P<value>.*))?$")
-_REPEATED = re.compile(r"^\[Previous line repeated (?P<count>\d+) more times?\]$")
+_REPEATED = re.compile(r"^\[Previous line repeated (?P<count>\d{1,9}) more times?\]$")
 _MAX_FRAMES = 2000
 _CHAIN = (
     "The above exception was the direct cause of the following exception:",

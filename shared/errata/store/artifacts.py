@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
+from botocore.exceptions import ClientError
+
 ArtifactKind = Literal["minified_source", "source_map", "proguard"]
 MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 UPLOAD_URL_SECONDS = 900
+MAX_KEY_BYTES = 1024
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -71,6 +74,9 @@ class ArtifactStore:
         keys = [artifact_key(project_id, release, name)]
         if debug_id is not None:
             keys.append(debug_id_key(project_id, debug_id, kind))
+        for key in keys:
+            if len(key.encode()) > MAX_KEY_BYTES:
+                raise ValueError(f"artifact name {name[:80]!r} is too long once encoded (S3 keys hold 1024 bytes)")
         return [(key, self.upload_url(key, size)) for key in keys]
 
     def names(self, project_id: str, release: str) -> list[StoredArtifact]:
@@ -90,8 +96,11 @@ class ArtifactStore:
     def read(self, key: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes | None:
         try:
             response = self._s3.get_object(Bucket=self._bucket, Key=key)
-        except self._s3.exceptions.NoSuchKey:
-            return None
+        except ClientError as exc:
+            # Without s3:ListBucket on the key's prefix S3 answers 403, not 404, for a missing key.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
+                return None
+            raise
         body: bytes = response["Body"].read(max_bytes + 1)
         if len(body) > max_bytes:
             raise ValueError(f"{key} is larger than {max_bytes} bytes")

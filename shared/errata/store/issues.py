@@ -257,11 +257,17 @@ class IssueStore:
         )
         return {(v["project_id"], v["issue_id"]): v.get("alias_of") or v["issue_id"] for v in items}
 
-    def put_alias(self, project_id: str, alias: str, issue_id: str) -> None:
-        self._dynamodb.put_item(
-            TableName=self._table,
-            Item=to_item({"project_id": project_id, "issue_id": alias, "alias_of": issue_id}),
-        )
+    def put_alias(self, project_id: str, alias: str, issue_id: str) -> bool:
+        """False when `alias` is already an issue or an alias: nothing is overwritten."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=to_item({"project_id": project_id, "issue_id": alias, "alias_of": issue_id}),
+                ConditionExpression="attribute_not_exists(issue_id)",
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(
@@ -287,33 +293,46 @@ class IssueAliases:
         self._cache: dict[tuple[str, str], str] = {}
 
     def resolve(self, events: list[Any]) -> None:
-        """Sets `issue_id` on each staged event (with `.project_id` and `.grouping`)."""
-        pending = [e for e in events if (e.project_id, e.grouping.issue_id) not in self._cache]
-        keys = {(e.project_id, i) for e in pending for i in (e.grouping.issue_id, *e.grouping.legacy_ids)}
-        found = self._issues.resolve_ids(sorted(keys)) if keys else {}
-        new_aliases: dict[tuple[str, str], str] = {}
+        """Sets `issue_id` on each staged event (with `.project_id` and `.grouping`): one target per current
+        hash across the batch, whatever legacy hashes its events carry."""
+        by_primary: dict[tuple[str, str], list[Any]] = {}
         for event in events:
-            primary = (event.project_id, event.grouping.issue_id)
-            target = self._cache.get(primary)
+            by_primary.setdefault((event.project_id, event.grouping.issue_id), []).append(event)
+        pending = [key for key in by_primary if key not in self._cache]
+        keys = {
+            (project_id, candidate)
+            for project_id, primary in pending
+            for event in by_primary[(project_id, primary)]
+            for candidate in (primary, *event.grouping.legacy_ids)
+        }
+        found = self._issues.resolve_ids(sorted(keys)) if keys else {}
+        for primary in pending:
+            target = found.get(primary)
             if target is None:
-                target = found.get(primary)
-                if target is None:
-                    legacy = next(
-                        (
-                            found[(event.project_id, i)]
-                            for i in event.grouping.legacy_ids
-                            if (event.project_id, i) in found
-                        ),
-                        None,
-                    )
-                    if legacy is not None:
-                        target = legacy
-                        new_aliases[primary] = legacy
-                if target is not None:
-                    self._remember(primary, target)
-            event.issue_id = target or event.grouping.issue_id
-        for (project_id, alias), issue_id in new_aliases.items():
-            self._issues.put_alias(project_id, alias, issue_id)
+                legacy = next(
+                    (
+                        found[(primary[0], legacy_id)]
+                        for event in by_primary[primary]
+                        for legacy_id in event.grouping.legacy_ids
+                        if (primary[0], legacy_id) in found
+                    ),
+                    None,
+                )
+                if legacy is not None:
+                    target = self._alias(primary, legacy)
+            if target is not None:
+                self._remember(primary, target)
+        for primary, members in by_primary.items():
+            target = self._cache.get(primary, primary[1])
+            for event in members:
+                event.issue_id = target
+
+    def _alias(self, primary: tuple[str, str], issue_id: str) -> str:
+        """Writes primary -> issue unless the primary hash became an issue or alias meanwhile (another shard);
+        then that one wins."""
+        if self._issues.put_alias(*primary, issue_id):
+            return issue_id
+        return self._issues.resolve_ids([primary]).get(primary, primary[1])
 
     def _remember(self, key: tuple[str, str], issue_id: str) -> None:
         if len(self._cache) >= self._CACHE_LIMIT:

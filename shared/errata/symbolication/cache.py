@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
+_MAX_MISSES = 10_000
 
 
 @dataclass
@@ -39,8 +40,13 @@ class ArtifactCache(Generic[V]):
         if miss is not None and miss.until > self._clock():
             return miss.reason
         self.loads += 1
-        loaded = load()
+        try:
+            loaded = load()
+        except Exception as exc:  # S3 errors, unreadable files: a miss like any other, remembered
+            loaded = f"invalid: {type(exc).__name__}: {exc}"[:300]
         if isinstance(loaded, str):
+            if len(self._misses) >= _MAX_MISSES:
+                self._misses.clear()
             self._misses[key] = _Miss(loaded, self._clock() + self._miss_seconds)
             return loaded
         value, size = loaded

@@ -7,6 +7,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from errata.symbolication import frame_data
+
 _MARKERS = ("/pkg/mod/", "/go/src/", "/libexec/src/", "/goroot/src/")
 
 
@@ -36,7 +38,7 @@ def strip_go_build_path(frame: dict[str, Any]) -> bool:
         stripped = "/".join(path.split("/")[-2:])
     if stripped == path:
         return False
-    frame.setdefault("data", {})["orig_abs_path"] = path
+    frame_data(frame)["orig_abs_path"] = path
     frame["abs_path"] = stripped
     frame["filename"] = stripped
     return True

@@ -16,6 +16,7 @@ from typing import Any
 from symbolic.proguard import ProguardMapper
 
 from errata.store.artifacts import ArtifactStore, artifact_key, debug_id_key, normalize_debug_id
+from errata.symbolication import frame_data
 from errata.symbolication.cache import ArtifactCache
 
 RELEASE_MAPPING_NAME = "proguard/mapping.txt"
@@ -78,7 +79,9 @@ def _load(artifacts: ArtifactStore, key: str, label: str) -> tuple[ParsedMapping
         return f"invalid ProGuard mapping for {label}: {exc}"[:300]
     finally:
         os.unlink(handle.name)
-    return ParsedMapping(mapper, label), len(content) * 2
+    # The mapper memory-maps the file (unlinked, it lives as long as the mapper): its heap cost is a fraction
+    # of the file's size, so even a 100 MB Android mapping stays cached.
+    return ParsedMapping(mapper, label), len(content) // 4
 
 
 def _remap_type(mapper: ProguardMapper, value: dict[str, Any]) -> None:
@@ -109,7 +112,7 @@ def _remap_frames(mapper: ProguardMapper, frames: list[Any], source: str) -> lis
             original_class = mapper.remap_class(klass)
             if original_class and original_class != klass:
                 remapped.append(
-                    {**frame, "module": original_class, "data": {**frame.get("data", {}), "deobfuscated": True}}
+                    {**frame, "module": original_class, "data": {**frame_data(frame), "deobfuscated": True}}
                 )
             else:
                 remapped.append(frame)
@@ -123,7 +126,7 @@ def _remap_frames(mapper: ProguardMapper, frames: list[Any], source: str) -> lis
                     "function": java_frame.method,
                     "lineno": java_frame.line or None,
                     "filename": java_frame.file or _source_file(java_frame.class_name),
-                    "data": {**frame.get("data", {}), "deobfuscated": True, "mapping": source},
+                    "data": {**frame_data(frame), "deobfuscated": True, "mapping": source},
                 }
             )
     return remapped

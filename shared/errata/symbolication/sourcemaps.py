@@ -29,12 +29,15 @@ from errata.store.artifacts import (
     debug_id_key,
     normalize_debug_id,
 )
+from errata.symbolication import frame_data
 from errata.symbolication.cache import ArtifactCache
 
 JS_PLATFORMS = {"javascript", "node", "typescript"}
 _JS_FILE = re.compile(r"\.(?:m|c)?js(?:$|[?#])")
 _CONTEXT_LINES = 5
 _LISTING_SECONDS = 60.0
+_MAX_POSITION = 10_000_000  # lines and columns beyond this are no bundle's
+_MAX_LOADS_PER_EVENT = 20  # distinct maps one event may make us fetch
 _MAX_LISTINGS = 10_000
 
 
@@ -84,7 +87,10 @@ def _map_name(artifact: str, minified: bytes) -> str | bytes:
     at = minified.rfind(b"sourceMappingURL=")
     if at < 0 or minified[max(0, at - 4) : at].strip() not in (b"//#", b"//@"):
         return artifact + ".map"
-    reference = minified[at + len("sourceMappingURL=") :].split(maxsplit=1)[0].decode("utf-8", "replace")
+    words = minified[at + len("sourceMappingURL=") :].split(maxsplit=1)
+    if not words:
+        return artifact + ".map"
+    reference = words[0].decode("utf-8", "replace")
     if reference.startswith("data:"):
         header, _, data = reference.partition(",")
         return base64.b64decode(data) if header.endswith(";base64") else unquote(data).encode()
@@ -115,20 +121,29 @@ class SourceMapResolver:
         release = payload.get("release") if isinstance(payload.get("release"), str) else None
         debug_ids = _debug_ids(payload)
         errors: list[SymbolicationError] = []
+        loads_before = self._cache.loads
         for frame in event_frames(payload):
             path = frame.get("abs_path") or frame.get("filename")
             line, column = frame.get("lineno"), frame.get("colno")
             if not isinstance(path, str) or not isinstance(line, int) or not isinstance(column, int):
                 continue
+            if not (0 < line <= _MAX_POSITION and 0 < column <= _MAX_POSITION):
+                continue
             if path.startswith(("node:", "internal/", "<", "native")):
                 continue  # the runtime's own code: nothing was uploaded for it
             if not (platform in JS_PLATFORMS or frame.get("platform") in JS_PLATFORMS or _JS_FILE.search(path)):
                 continue
-            if (frame.get("data") or {}).get("symbolicated"):
+            if frame_data(frame).get("symbolicated"):
                 continue
-            error = self._resolve_frame(project_id, release, debug_ids.get(path), path, frame)
+            if self._cache.loads - loads_before >= _MAX_LOADS_PER_EVENT:
+                errors.append(SymbolicationError("js_too_many_sources", path, "too many distinct source maps"))
+                break
+            try:
+                error = self._resolve_frame(project_id, release, debug_ids.get(path), path, frame)
+            except Exception as exc:  # one frame's trouble must not cost the others their resolution
+                error = SymbolicationError("js_invalid_source", path, f"{type(exc).__name__}: {exc}"[:300])
             if error is not None:
-                frame.setdefault("data", {})["symbolication_error"] = error.reason
+                frame_data(frame)["symbolication_error"] = error.reason
                 errors.append(error)
         return errors
 
@@ -176,7 +191,7 @@ class SourceMapResolver:
             frame["post_context"] = [line.rstrip("\r\n") for line in token.post_context]
         if "/node_modules/" in source or source.startswith("node_modules/"):
             frame["in_app"] = False
-        frame.setdefault("data", {}).update(symbolicated=True, sourcemap=parsed.map_name, minified=minified)
+        frame_data(frame).update(symbolicated=True, sourcemap=parsed.map_name, minified=minified)
         return None
 
     def _names(self, project_id: str, release: str) -> list[str]:

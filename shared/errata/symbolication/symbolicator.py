@@ -33,12 +33,12 @@ class Symbolicator:
         try:
             errors.extend(error.as_event_error() for error in self._sourcemaps.symbolicate(project_id, payload))
             errors.extend(self._proguard.symbolicate(project_id, payload))
-        except Exception as exc:  # an S3 outage must not fail the event: it is grouped as it came
+            if platform == "go":
+                for frame in event_frames(payload):
+                    strip_go_build_path(frame)
+        except Exception as exc:  # an S3 outage or an odd payload must not fail the event: it groups as it came
             logger.exception("symbolication failed", extra={"project_id": project_id})
             errors.append({"type": "symbolication_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]})
-        if platform == "go":
-            for frame in event_frames(payload):
-                strip_go_build_path(frame)
         if errors:
             existing = payload.get("errors")
             payload["errors"] = [*(existing if isinstance(existing, list) else []), *errors]
