@@ -20,6 +20,10 @@ def _dev(args: argparse.Namespace) -> int:
     print(f"DSN: {info.dsn}")
     print(f"API token: {info.api_token}")
     print(f"Dashboard: {info.base_url}/")
+    print(
+        f"Source maps: errata sourcemaps upload --api {info.base_url} --token {info.api_token} "
+        f"--project {info.project_id} --release <release> <build dir>"
+    )
     print("State lives in memory while this runs. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
     # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets

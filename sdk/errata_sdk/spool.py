@@ -56,6 +56,27 @@ class Spool:
             "CREATE TABLE IF NOT EXISTS drops (category TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, "
             "PRIMARY KEY (category, reason))"
         )
+        # The spool's size, kept by triggers: the budget check on each capture reads one row instead of
+        # summing the table, and stays right when several processes share the file. In one transaction, so
+        # no envelope lands between the first count of an older spool file and the triggers.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL)"
+            )
+            db.execute("INSERT OR IGNORE INTO totals VALUES (1, (SELECT COALESCE(SUM(size), 0) FROM envelopes))")
+            db.execute(
+                "CREATE TRIGGER IF NOT EXISTS envelope_added AFTER INSERT ON envelopes "
+                "BEGIN UPDATE totals SET bytes = bytes + NEW.size WHERE id = 1; END"
+            )
+            db.execute(
+                "CREATE TRIGGER IF NOT EXISTS envelope_removed AFTER DELETE ON envelopes "
+                "BEGIN UPDATE totals SET bytes = bytes - OLD.size WHERE id = 1; END"
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return db
 
     def _connection(self) -> sqlite3.Connection:
@@ -77,7 +98,7 @@ class Spool:
                 raise
 
     def _enforce_budget(self, db: sqlite3.Connection) -> None:
-        (total,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM envelopes").fetchone()
+        (total,) = db.execute("SELECT bytes FROM totals WHERE id = 1").fetchone()
         while total > self._max_bytes:
             row = db.execute("SELECT id, category, size FROM envelopes ORDER BY id LIMIT 1").fetchone()
             if row is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,31 @@ def test_the_public_api_never_raises_on_hostile_values(tmp_path_factory: Any, va
     finally:
         errata_sdk.client.set_client(None)
     assert Client.internal_errors == before, "hostile values are handled, not swallowed as internal errors"
+
+
+def _stored_bytes(directory: Path) -> tuple[int, int]:
+    with sqlite3.connect(directory / "errata-spool.sqlite3") as db:
+        (kept,) = db.execute("SELECT bytes FROM totals").fetchone()
+        (summed,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM envelopes").fetchone()
+    return int(kept), int(summed)
+
+
+def test_the_spool_size_is_kept_by_triggers_and_adopted_from_an_older_spool_file(tmp_path: Path) -> None:
+    # A spool file written before the size was kept: the first Spool on it counts it once.
+    with sqlite3.connect(tmp_path / "errata-spool.sqlite3") as db:
+        db.execute(
+            "CREATE TABLE envelopes (id INTEGER PRIMARY KEY AUTOINCREMENT, category TEXT NOT NULL, body BLOB NOT NULL, "
+            "size INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before REAL NOT NULL DEFAULT 0, "
+            "created REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO envelopes (category, body, size, created) VALUES ('error', x'00', 700, 0)")
+    first, second = Spool(str(tmp_path), max_bytes=5_000), Spool(str(tmp_path), max_bytes=5_000)
+    assert _stored_bytes(tmp_path) == (700, 700)
+    for n in range(40):
+        (first if n % 2 else second).put("error", b"x" * (100 + n))
+    kept, summed = _stored_bytes(tmp_path)
+    assert kept == summed <= 5_000
+    envelope = first.claim_next(now=1e12, blocked=set())
+    assert envelope is not None
+    first.delete(envelope.id)
+    assert _stored_bytes(tmp_path)[0] == _stored_bytes(tmp_path)[1]
