@@ -92,6 +92,19 @@ def test_generated_names_are_normalized_per_platform(
     assert key(*first) == key(*second)
 
 
+def test_go_module_cache_frames_are_vendor_whatever_sentry_go_flagged() -> None:
+    path = "/home/ci/go/pkg/mod/github.com/gearworks/relay@v0.9.0/relay.go"
+    assert not is_in_app(Frame(abs_path=path, module="github.com/gearworks/relay", function="(*Mux).Do", in_app=True))
+    assert is_in_app(
+        Frame(abs_path="/src/internal/dock/dock.go", module="example.com/depot/internal/dock", in_app=True)
+    )
+
+
+def test_a_javascript_method_is_named_by_itself_not_by_its_receiver() -> None:
+    names = ["createLabel", "Route.createLabel", "Layer.createLabel [as handle]", "async createLabel"]
+    assert len({frame_key(Frame(abs_path="/app/src/labels.js", function=n), "node") for n in names}) == 1
+
+
 def test_javascript_anonymous_functions_are_one_name() -> None:
     names = ["<anonymous>", "Object.<anonymous>", "", "?"]
     keys = {frame_key(Frame(abs_path="/app/src/a.js", function=n), "node") for n in names}

@@ -115,15 +115,16 @@ def test_function_names_come_from_the_original_scopes(store: ArtifactStore) -> N
 @pytest.mark.parametrize("scenario", ["class_method", "arrow_callback"])
 def test_two_releases_minified_differently_group_into_one_issue(store: ArtifactStore, scenario: str) -> None:
     issues = set()
-    minified_issues = set()
     for directory in ("dist-1.0.0", "dist-1.0.1"):
         release = directory.removeprefix("dist-")
         _upload_release(store, release, directory)
         payload = _minified_event(release, directory, scenario)
-        minified_issues.add(fingerprint_event(SentryEvent.model_validate(payload)).issue_id)
+        minified = fingerprint_event(SentryEvent.model_validate(payload)).components
+        assert all(":app.min:" in c for c in minified if c.startswith("frame:")), "grouped by the bundle"
         Symbolicator(store).symbolicate(PROJECT, payload)
-        issues.add(fingerprint_event(SentryEvent.model_validate(payload)).issue_id)
-    assert len(minified_issues) == 2, "without maps the minified names split the issue"
+        grouping = fingerprint_event(SentryEvent.model_validate(payload))
+        assert all(c.startswith("frame:service:line:") for c in grouping.components if c.startswith("frame:"))
+        issues.add(grouping.issue_id)
     assert len(issues) == 1
 
 

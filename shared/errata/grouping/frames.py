@@ -24,7 +24,7 @@ _VENDOR_PATH = re.compile(
     r"(?:^|/)(?:site-packages|dist-packages|node_modules|vendor/bundle|\.bundle|gems)/"
     r"|^/usr/(?:local/)?lib/"
     r"|^/usr/(?:local/)?(?:go|lib/go[^/]*)/src/"  # GOROOT
-    r"|(?:^|/)go/pkg/mod/"  # Go module cache
+    r"|/pkg/mod/[^/]+\.[^/]+/.*\.go$"  # Go module cache ($GOMODCACHE/<host>/<path>@<version>/...)
     r"|^(?:node:)?internal/|^node:"  # Node core
     r"|(?:^|/)lib/python\d(?:\.\d+)?/(?!site-packages)"  # the Python standard library
     r"|^<frozen |^<string>$",
@@ -101,10 +101,22 @@ def is_generated(frame: Frame) -> bool:
 
 
 def is_in_app(frame: Frame) -> bool:
-    """The SDK's flag when it sent one, else the path and module rules."""
+    """The SDK's flag when it sent one, else the path and module rules. One exception: Go's module cache.
+    sentry-go marks every frame outside GOROOT in-app unless its package path says `vendor` (stacktrace.go,
+    isInAppFrame), so its flag says nothing about a dependency under `/pkg/mod/`."""
+    if _is_go_module_cache(frame):
+        return False
     if frame.in_app is not None:
         return frame.in_app
     return not is_vendor_frame(frame)
+
+
+_GO_MODULE_CACHE = re.compile(r"/pkg/mod/[^/]+\.[^/]+/.*\.go$")
+
+
+def _is_go_module_cache(frame: Frame) -> bool:
+    path = frame.abs_path or frame.filename or ""
+    return bool(_GO_MODULE_CACHE.search(path))
 
 
 def _file_stem(path: str) -> str:
@@ -154,6 +166,10 @@ def frame_key(frame: Frame, platform: str | None) -> FrameKey:
         return FrameKey(module=module, function="line:" + " ".join(frame.context_line.split())[:160])
     if platform in _JS_PLATFORMS:
         function = _JS_ALIAS.sub("", function.removeprefix("async ").removeprefix("new "))
+        # V8 names a method by its receiver's type at run time (`Route.createLabel` when a router calls it as
+        # a method, `createLabel` when it does not): the method's own name is what the code says.
+        if "." in function and not function.endswith(".<anonymous>"):
+            function = function.rsplit(".", 1)[1] or function
         if function in _JS_ANONYMOUS:
             function = "<anonymous>"
         function = function.removeprefix("Object.").removeprefix("Module.")
@@ -192,6 +208,9 @@ def drop_go_panic_handlers(frames: Sequence[Frame]) -> list[Frame]:
         for frame in frames
     ]
     # Handlers sit on top of the stack: only the newest frames are looked at (bounded work on deep stacks).
+    # The lowest handler wins (a framework's deferred recover calls the app's hook: both go). A callback
+    # closure (`sort.Slice(xs, func...)`) also runs above its parent, but only library code lies between.
+    cut = len(frames)
     for index in range(len(frames) - 1, max(0, len(frames) - _HANDLER_WINDOW), -1):
         closure = _GO_CLOSURE.match(names[index])
         if closure is None:
@@ -199,10 +218,13 @@ def drop_go_panic_handlers(frames: Sequence[Frame]) -> list[Frame]:
         parent = closure["parent"]
         below = names[:index]
         if parent in below:
-            between = below[below.index(parent) + 1 :]
-            if any(name != parent and not name.startswith(parent + ".func") for name in between):
-                return list(frames[:index])
-    return list(frames)
+            start = below.index(parent) + 1
+            if any(
+                name != parent and not name.startswith(parent + ".func") and is_in_app(frames[start + offset])
+                for offset, name in enumerate(below[start:])
+            ):
+                cut = index
+    return list(frames[:cut])
 
 
 def _text_trace_in_app(frames: list[Frame]) -> list[Frame]:
