@@ -15,11 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.dashboard import IssueQueries
+from errata.models.artifacts import ArtifactList, ArtifactUploadPlan, ArtifactUploadRequest, ArtifactView, UploadSlot
 from errata.models.issue import (
-    ArtifactList,
-    ArtifactUploadPlan,
-    ArtifactUploadRequest,
-    ArtifactView,
     Deploy,
     IssueDetail,
     IssueList,
@@ -27,7 +24,6 @@ from errata.models.issue import (
     IssueSummary,
     ProjectView,
     ReleaseList,
-    UploadSlot,
     UserIssueList,
     WindowCountList,
 )
@@ -43,14 +39,18 @@ ProjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 @cache
+def _wired() -> tuple[Settings, Clients]:
+    return Settings.from_env(), Clients()
+
+
+@cache
 def _deps() -> tuple[IssueQueries, ProjectStore]:
-    settings, clients = Settings.from_env(), Clients()
-    return issue_queries(settings, clients), project_store(settings, clients)
+    return issue_queries(*_wired()), project_store(*_wired())
 
 
 @cache
 def _artifacts() -> ArtifactStore:
-    return artifact_store(Settings.from_env(), Clients())
+    return artifact_store(*_wired())
 
 
 def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -212,7 +212,8 @@ def upload_artifacts(
     uploads = []
     for file in request.files:
         try:
-            planned = _artifacts().plan_upload(project_id, version, file.name, file.kind, file.size, file.debug_id)
+            debug_id = str(file.debug_id) if file.debug_id else None
+            planned = _artifacts().plan_upload(project_id, version, file.name, file.kind, file.size, debug_id)
         except ValueError as exc:
             raise BadRequestError(str(exc)) from None
         for _key, url in planned:

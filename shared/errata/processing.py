@@ -91,7 +91,7 @@ class _Staged:
     event: SentryEvent
     payload: dict[str, Any]
     received_at: datetime
-    # The issue the event joins: the grouping's id, or the issue an earlier config's id names (resolve_issues).
+    # The issue the event joins: the grouping's id, or the issue an earlier config's id names (IssueAliases).
     issue_id: str = ""
 
     def __post_init__(self) -> None:

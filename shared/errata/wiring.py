@@ -102,7 +102,9 @@ _ALIASES: dict[str, IssueAliases] = {}
 
 def _issue_aliases(settings: Settings, issues: IssueStore) -> IssueAliases:
     """One per container: its cache of hash -> issue outlives the invocation."""
-    return _ALIASES.setdefault(settings.issues_table, IssueAliases(issues))
+    if settings.issues_table not in _ALIASES:
+        _ALIASES[settings.issues_table] = IssueAliases(issues)
+    return _ALIASES[settings.issues_table]
 
 
 _SETTINGS_CACHE: dict[str, Callable[[str], ProjectSettings]] = {}

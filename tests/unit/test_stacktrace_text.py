@@ -76,7 +76,10 @@ def test_text_trace_parses_to_the_runtimes_own_frames(case: Path) -> None:
 def test_text_trace_groups_like_the_structured_event(case: Path) -> None:
     truth = json.loads(case.read_text())
     platform = PLATFORMS[truth["runtime"]]
-    from_text = fingerprint_event(SentryEvent.model_validate({"platform": platform, "message": _text(case)}))
+    logged = {"platform": platform, "message": _text(case)}
+    text_event = SentryEvent.model_validate(logged)
+    attach_text_stacktrace(text_event, logged)
+    from_text = fingerprint_event(text_event)
     structured = fingerprint_event(
         SentryEvent.model_validate({"platform": platform, "exception": {"values": _structured(truth)}})
     )

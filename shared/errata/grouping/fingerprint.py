@@ -2,7 +2,8 @@
 
 Order, as in Sentry: a project's fingerprint rule > the SDK's custom fingerprint > stack trace > exception
 type + value > message. Frames and chains: grouping/frames.py and grouping/chains.py. A message that holds
-a stack trace as text is parsed (errata.stacktrace_text) and groups by that stack.
+a stack trace as text groups by that stack once errata.stacktrace_text.attach_text_stacktrace has parsed it
+(the processor does, before symbolication).
 
 Grouping is versioned. Every issue stores the config id that made it, and an event is hashed by the current
 config *and* by each earlier one still in `LEGACY_CONFIGS`: the processor looks all of them up, so an event
@@ -23,8 +24,8 @@ from errata.grouping.chains import grouping_culprit
 from errata.grouping.frames import grouping_frames, is_in_app
 from errata.grouping.parameterize import LEGACY_PATTERNS, parameterize_message
 from errata.grouping.rules import FingerprintRule, expand_variables, matching_rule
-from errata.models.event import ExceptionInterface, ExceptionValue, Frame, SentryEvent
-from errata.stacktrace_text import TEXT_MECHANISM, exceptions_from_text
+from errata.models.event import ExceptionValue, Frame, SentryEvent
+from errata.stacktrace_text import TEXT_MECHANISM
 
 _DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
 ComponentsFn = Callable[[SentryEvent], tuple[str, ...]]
@@ -176,11 +177,6 @@ def fingerprint_event(
     config: GroupingConfig = CURRENT_CONFIG,
     legacy: tuple[GroupingConfig, ...] = LEGACY_CONFIGS,
 ) -> Grouping:
-    if not event.exceptions:
-        # Parsed once here (processing attaches it earlier; tests and benches may not have).
-        parsed = exceptions_from_text(event.message_text or "")
-        if parsed:
-            event = event.model_copy(update={"exception": ExceptionInterface(values=parsed)})
     rule = matching_rule(rules, event) if rules else None
     components = _config_components(config, event, rule)
     issue_id = _hash(config, components)
@@ -189,30 +185,21 @@ def fingerprint_event(
         older_id = _hash(older, _config_components(older, event, rule))
         if older_id != issue_id and older_id not in legacy_ids:
             legacy_ids.append(older_id)
+    culprit = grouping_culprit(event.exceptions)
+    exception = culprit.exception if culprit else None
     return Grouping(
         issue_id=issue_id,
         config=config.id,
         components=components,
-        type=issue_type(event),
-        title=issue_title(event),
-        culprit=issue_culprit(event),
+        type=(exception.type or "Error") if exception is not None else "message",
+        title=_title(event, exception),
+        culprit=_where(event, exception),
         legacy_ids=tuple(legacy_ids),
         rule=rule.text if rule else None,
     )
 
 
-def _culprit_exception(event: SentryEvent) -> ExceptionValue | None:
-    culprit = grouping_culprit(event.exceptions)
-    return culprit.exception if culprit else None
-
-
-def issue_type(event: SentryEvent) -> str:
-    exception = _culprit_exception(event)
-    return (exception.type or "Error") if exception is not None else "message"
-
-
-def issue_title(event: SentryEvent) -> str:
-    exception = _culprit_exception(event)
+def _title(event: SentryEvent, exception: ExceptionValue | None) -> str:
     if exception is not None:
         name = exception.type or "Error"
         title = f"{name}: {exception.value}" if exception.value else name
@@ -222,9 +209,8 @@ def issue_title(event: SentryEvent) -> str:
     return first_line[:200]
 
 
-def issue_culprit(event: SentryEvent) -> str | None:
+def _where(event: SentryEvent, exception: ExceptionValue | None) -> str | None:
     """Where it happened: the crash site's `module in function`, else the transaction."""
-    exception = _culprit_exception(event)
     if exception is not None and exception.stacktrace and exception.stacktrace.frames:
         frames = exception.stacktrace.frames
         in_app = [frame for frame in frames if is_in_app(frame)] or frames

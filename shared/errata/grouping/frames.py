@@ -24,7 +24,6 @@ _VENDOR_PATH = re.compile(
     r"(?:^|/)(?:site-packages|dist-packages|node_modules|vendor/bundle|\.bundle|gems)/"
     r"|^/usr/(?:local/)?lib/"
     r"|^/usr/(?:local/)?(?:go|lib/go[^/]*)/src/"  # GOROOT
-    r"|/pkg/mod/[^/]+\.[^/]+/.*\.go$"  # Go module cache ($GOMODCACHE/<host>/<path>@<version>/...)
     r"|^(?:node:)?internal/|^node:"  # Node core
     r"|(?:^|/)lib/python\d(?:\.\d+)?/(?!site-packages)"  # the Python standard library
     r"|^<frozen |^<string>$",
@@ -33,7 +32,6 @@ _VENDOR_MODULE = re.compile(
     r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|groovy|org\.springframework|org\.apache|"
     r"org\.hibernate|org\.eclipse\.jetty|io\.netty|reactor|io\.micronaut|System|Microsoft)\."
     r"|^(?:runtime|reflect|net/http|syscall|testing|sync|internal/[^.]*)(?:\.|$)"  # Go standard library
-    r"|\$\$(?:Lambda|EnhancerBy|FastClassBy)|^\$Proxy\d*$|GeneratedMethodAccessor|GeneratedConstructorAccessor"
 )
 
 # (pattern, replacement): applied to function and class names, in this order.
@@ -82,12 +80,14 @@ def is_vendor_frame(frame: Frame) -> bool:
     path = (frame.abs_path or frame.filename or "").replace("\\", "/")
     if not path and not frame.module:
         return True  # native and built-in code (V8's `Array.map`, `Promise.all`)
-    if path and _VENDOR_PATH.search(path):
+    if path and (_VENDOR_PATH.search(path) or _GO_MODULE_CACHE.search(path)):
         return True
     module = frame.module or ""
-    return bool(module and _VENDOR_MODULE.search(module))
+    return bool(module and _VENDOR_MODULE.search(module)) or is_generated(frame)
 
 
+# $GOMODCACHE/<host>/<path>@<version>/...: a dependency, whatever the SDK says (see is_in_app).
+_GO_MODULE_CACHE = re.compile(r"/pkg/mod/[^/]+\.[^/]+/.*\.go$")
 _GENERATED = re.compile(
     r"\$\$(?:Lambda|EnhancerBy|FastClassBy|SpringCGLIB)|(?:^|\.)\$Proxy\d*(?:$|\.)"
     r"|GeneratedMethodAccessor|GeneratedConstructorAccessor|^jdk\.proxy\d"
@@ -104,19 +104,11 @@ def is_in_app(frame: Frame) -> bool:
     """The SDK's flag when it sent one, else the path and module rules. One exception: Go's module cache.
     sentry-go marks every frame outside GOROOT in-app unless its package path says `vendor` (stacktrace.go,
     isInAppFrame), so its flag says nothing about a dependency under `/pkg/mod/`."""
-    if _is_go_module_cache(frame):
+    if _GO_MODULE_CACHE.search(frame.abs_path or frame.filename or ""):
         return False
     if frame.in_app is not None:
         return frame.in_app
     return not is_vendor_frame(frame)
-
-
-_GO_MODULE_CACHE = re.compile(r"/pkg/mod/[^/]+\.[^/]+/.*\.go$")
-
-
-def _is_go_module_cache(frame: Frame) -> bool:
-    path = frame.abs_path or frame.filename or ""
-    return bool(_GO_MODULE_CACHE.search(path))
 
 
 def _file_stem(path: str) -> str:
@@ -154,8 +146,6 @@ def frame_key(frame: Frame, platform: str | None) -> FrameKey:
     if platform in _JS_PLATFORMS or platform == "python" or not frame.module:
         if platform == "python" and frame.module and frame.module != "__main__":
             module = frame.module.rsplit(".", 1)[-1].lower()
-            if module == "__init__":
-                module = frame.module.rsplit(".", 2)[-2].lower() if "." in frame.module else module
         else:
             module = _file_stem(frame.abs_path or frame.filename or frame.module or "")
     else:
@@ -172,7 +162,6 @@ def frame_key(frame: Frame, platform: str | None) -> FrameKey:
             function = function.rsplit(".", 1)[1] or function
         if function in _JS_ANONYMOUS:
             function = "<anonymous>"
-        function = function.removeprefix("Object.").removeprefix("Module.")
     return FrameKey(module=module, function=normalize_name(function) or "?")
 
 
@@ -192,6 +181,9 @@ def collapse_recursion(keys: Sequence[FrameKey], max_cycle: int = 3) -> list[Fra
 # request or job entered the app: it differs with the wrapper that caught a cause (a cause's traceback
 # starts where it was caught), the executor that ran the job, the runtime's frame limit (V8 keeps 10).
 MAX_GROUPING_FRAMES = 2
+# Keys are made for the newest frames only: a RecursionError carries ~1000 frames, and any recursion with a
+# period of up to 3 collapses within this many.
+_KEY_WINDOW = 64
 
 
 _HANDLER_WINDOW = 32
@@ -249,6 +241,6 @@ def grouping_frames(frames: Sequence[Frame], platform: str | None) -> list[Frame
         in_app = _text_trace_in_app(written)
     else:
         in_app = [frame for frame in written if is_in_app(frame)]
-    chosen = in_app or written
+    chosen = (in_app or written)[-_KEY_WINDOW:]
     keys = collapse_recursion([frame_key(frame, platform) for frame in chosen])
     return keys[-MAX_GROUPING_FRAMES:]

@@ -113,7 +113,7 @@ PATTERNS: Patterns = (
 # Messages are cut before parameterizing: some patterns cost time quadratic in a run of word characters and
 # dots, and the first kilobytes of a message are what tell it apart. The legacy set gets a tighter cap (its
 # patterns are frozen, guards and all).
-MAX_MESSAGE = 8192
+MAX_MESSAGE = 2048
 LEGACY_MAX_MESSAGE = 1024
 
 

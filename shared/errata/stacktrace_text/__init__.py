@@ -8,6 +8,7 @@ turn; the first that finds a trace wins. Text that is not a trace yields nothing
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,9 @@ TEXT_MECHANISM = "stacktrace.text"
 MAX_TEXT = 256 * 1024  # a larger message is not parsed (bounded work per event)
 MAX_LINE = 2048  # trace lines are short; a longer line is cut before any regex sees it
 logger = logging.getLogger(__name__)
+# Every format above has one of these; one scan rejects the common message that holds no trace, instead of
+# each parser walking its lines.
+_LOOKS_LIKE_TRACE = re.compile(r"Traceback \(most recent call last\)|^goroutine \d+ \[|^[ \t]+at \S", re.MULTILINE)
 
 Parser = Callable[[str], list[ExceptionValue]]
 PARSERS: tuple[tuple[str, Parser], ...] = (
@@ -30,7 +34,7 @@ PARSERS: tuple[tuple[str, Parser], ...] = (
 
 
 def exceptions_from_text(text: str) -> list[ExceptionValue]:
-    if not text or len(text) > MAX_TEXT or "\n" not in text:
+    if not text or len(text) > MAX_TEXT or "\n" not in text or not _LOOKS_LIKE_TRACE.search(text):
         return []
     text = "\n".join(line[:MAX_LINE] for line in text.splitlines())
     for language, parse in PARSERS:

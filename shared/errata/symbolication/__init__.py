@@ -5,7 +5,17 @@ event."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+
+def debug_images(payload: dict[str, Any], image_type: str) -> Iterator[dict[str, Any]]:
+    """The event's `debug_meta.images` of one type (`sourcemap`, `proguard`), whatever shape the rest has."""
+    meta = payload.get("debug_meta")
+    images = meta.get("images") if isinstance(meta, dict) else None
+    for image in images if isinstance(images, list) else []:
+        if isinstance(image, dict) and image.get("type") == image_type:
+            yield image
 
 
 def frame_data(frame: dict[str, Any]) -> dict[str, Any]:

@@ -27,14 +27,12 @@ class ArtifactCache(Generic[V]):
         self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._misses: dict[Hashable, _Miss] = {}
         self.bytes = 0
-        self.hits = 0
         self.loads = 0
 
     def get_or_load(self, key: Hashable, load: Callable[[], tuple[V, int] | str]) -> V | str:
         """The cached value, else `load()`'s: (value, size) to keep, or a reason string for a miss."""
         if key in self._entries:
             self._entries.move_to_end(key)
-            self.hits += 1
             return self._entries[key][0]
         miss = self._misses.get(key)
         if miss is not None and miss.until > self._clock():

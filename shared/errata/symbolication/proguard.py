@@ -16,7 +16,7 @@ from typing import Any
 from symbolic.proguard import ProguardMapper
 
 from errata.store.artifacts import ArtifactStore, artifact_key, debug_id_key, normalize_debug_id
-from errata.symbolication import frame_data
+from errata.symbolication import debug_images, frame_data
 from errata.symbolication.cache import ArtifactCache
 
 RELEASE_MAPPING_NAME = "proguard/mapping.txt"
@@ -34,14 +34,15 @@ class ProguardResolver:
         self._artifacts = artifacts
         self._cache = cache
 
-    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> list[dict[str, str]]:
+    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> tuple[bool, list[dict[str, str]]]:
+        """Deobfuscates the payload in place: (whether a mapping was applied, what failed)."""
         if str(payload.get("platform") or "") not in JVM_PLATFORMS:
-            return []
+            return False, []
         mapping = self._mapping(project_id, payload)
         if mapping is None:
-            return []
+            return False, []
         if isinstance(mapping, str):
-            return [{"type": "proguard_missing_mapping", "reason": mapping}]
+            return False, [{"type": "proguard_missing_mapping", "reason": mapping}]
         exception = payload.get("exception")
         values = exception.get("values") if isinstance(exception, dict) else exception
         for value in values if isinstance(values, list) else []:
@@ -51,7 +52,7 @@ class ProguardResolver:
             stacktrace = value.get("stacktrace")
             if isinstance(stacktrace, dict) and isinstance(stacktrace.get("frames"), list):
                 stacktrace["frames"] = _remap_frames(mapping.mapper, stacktrace["frames"], mapping.source)
-        return []
+        return True, []
 
     def _mapping(self, project_id: str, payload: dict[str, Any]) -> ParsedMapping | str | None:
         uuid = _proguard_uuid(payload)
@@ -137,10 +138,8 @@ def _source_file(class_name: str) -> str:
 
 
 def _proguard_uuid(payload: dict[str, Any]) -> str | None:
-    meta = payload.get("debug_meta")
-    images = meta.get("images") if isinstance(meta, dict) else None
-    for image in images if isinstance(images, list) else []:
-        if isinstance(image, dict) and image.get("type") == "proguard" and isinstance(image.get("uuid"), str):
+    for image in debug_images(payload, "proguard"):
+        if isinstance(image.get("uuid"), str):
             try:
                 return normalize_debug_id(image["uuid"])
             except ValueError:

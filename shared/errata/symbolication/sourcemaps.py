@@ -29,7 +29,7 @@ from errata.store.artifacts import (
     debug_id_key,
     normalize_debug_id,
 )
-from errata.symbolication import frame_data
+from errata.symbolication import debug_images, frame_data
 from errata.symbolication.cache import ArtifactCache
 
 JS_PLATFORMS = {"javascript", "node", "typescript"}
@@ -38,6 +38,7 @@ _CONTEXT_LINES = 5
 _LISTING_SECONDS = 60.0
 _MAX_POSITION = 10_000_000  # lines and columns beyond this are no bundle's
 _MAX_LOADS_PER_EVENT = 20  # distinct maps one event may make us fetch
+_RESOLVED = "resolved"
 _MAX_LISTINGS = 10_000
 
 
@@ -115,12 +116,13 @@ class SourceMapResolver:
         # Release listings are re-read once a minute: a map uploaded after the first crash is picked up.
         self._listings: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
-    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> list[SymbolicationError]:
-        """Resolves the payload's JavaScript frames in place; returns what could not be resolved."""
+    def symbolicate(self, project_id: str, payload: dict[str, Any]) -> tuple[int, list[SymbolicationError]]:
+        """Resolves the payload's JavaScript frames in place: (frames resolved, what could not be)."""
         platform = str(payload.get("platform") or "")
         release = payload.get("release") if isinstance(payload.get("release"), str) else None
         debug_ids = _debug_ids(payload)
         errors: list[SymbolicationError] = []
+        resolved = 0
         loads_before = self._cache.loads
         for frame in event_frames(payload):
             path = frame.get("abs_path") or frame.get("filename")
@@ -142,14 +144,17 @@ class SourceMapResolver:
                 error = self._resolve_frame(project_id, release, debug_ids.get(path), path, frame)
             except Exception as exc:  # one frame's trouble must not cost the others their resolution
                 error = SymbolicationError("js_invalid_source", path, f"{type(exc).__name__}: {exc}"[:300])
-            if error is not None:
+            if isinstance(error, SymbolicationError):
                 frame_data(frame)["symbolication_error"] = error.reason
                 errors.append(error)
-        return errors
+            elif error is _RESOLVED:
+                resolved += 1
+        return resolved, errors
 
     def _resolve_frame(
         self, project_id: str, release: str | None, debug_id: str | None, path: str, frame: dict[str, Any]
-    ) -> SymbolicationError | None:
+    ) -> SymbolicationError | str | None:
+        """_RESOLVED, an error, or None when there is nothing to resolve the frame with."""
         if debug_id is not None:
             parsed = self._cache.get_or_load(
                 ("debug-id", project_id, debug_id), lambda: self._load_by_debug_id(project_id, debug_id)
@@ -192,7 +197,7 @@ class SourceMapResolver:
         if "/node_modules/" in source or source.startswith("node_modules/"):
             frame["in_app"] = False
         frame_data(frame).update(symbolicated=True, sourcemap=parsed.map_name, minified=minified)
-        return None
+        return _RESOLVED
 
     def _names(self, project_id: str, release: str) -> list[str]:
         key = (project_id, release)
@@ -240,15 +245,12 @@ def _parse(minified: bytes, source_map: bytes, map_name: str) -> tuple[ParsedMap
 
 def _debug_ids(payload: dict[str, Any]) -> dict[str, str]:
     """code_file -> debug id, from `debug_meta.images` of type sourcemap."""
-    meta = payload.get("debug_meta")
-    images = meta.get("images") if isinstance(meta, dict) else None
     found = {}
-    for image in images if isinstance(images, list) else []:
-        if isinstance(image, dict) and image.get("type") == "sourcemap":
-            code_file, debug_id = image.get("code_file"), image.get("debug_id")
-            if isinstance(code_file, str) and isinstance(debug_id, str):
-                try:
-                    found[code_file] = normalize_debug_id(debug_id)
-                except ValueError:
-                    continue
+    for image in debug_images(payload, "sourcemap"):
+        code_file, debug_id = image.get("code_file"), image.get("debug_id")
+        if isinstance(code_file, str) and isinstance(debug_id, str):
+            try:
+                found[code_file] = normalize_debug_id(debug_id)
+            except ValueError:
+                continue
     return found

@@ -9,12 +9,11 @@ from typing import Any
 from errata.store.artifacts import ArtifactStore
 from errata.symbolication.cache import ArtifactCache
 from errata.symbolication.go_paths import strip_go_build_path
-from errata.symbolication.proguard import JVM_PLATFORMS, ParsedMapping, ProguardResolver
-from errata.symbolication.sourcemaps import JS_PLATFORMS, ParsedMap, SourceMapResolver, event_frames
+from errata.symbolication.proguard import ParsedMapping, ProguardResolver
+from errata.symbolication.sourcemaps import ParsedMap, SourceMapResolver, event_frames
 
 logger = logging.getLogger(__name__)
 CACHE_MB_ENV = "ERRATA_SYMBOLICATION_CACHE_MB"
-_REWRITTEN_PLATFORMS = JS_PLATFORMS | JVM_PLATFORMS | {"go"}
 
 
 class Symbolicator:
@@ -26,20 +25,24 @@ class Symbolicator:
         self._proguard = ProguardResolver(artifacts, self.proguard_cache)
 
     def symbolicate(self, project_id: str, payload: dict[str, Any]) -> bool:
-        """Resolves the payload's frames in place; records what failed in its `errors`. Returns whether
-        anything was attempted (so the caller re-reads the event)."""
+        """Resolves the payload's frames in place; records what failed in its `errors`. Returns whether any
+        frame changed (then the caller re-reads the event; most events need no second validation)."""
         platform = str(payload.get("platform") or "")
         errors: list[dict[str, str]] = []
+        changed = False
         try:
-            errors.extend(error.as_event_error() for error in self._sourcemaps.symbolicate(project_id, payload))
-            errors.extend(self._proguard.symbolicate(project_id, payload))
+            resolved, map_errors = self._sourcemaps.symbolicate(project_id, payload)
+            errors.extend(error.as_event_error() for error in map_errors)
+            deobfuscated, mapping_errors = self._proguard.symbolicate(project_id, payload)
+            errors.extend(mapping_errors)
+            changed = resolved > 0 or deobfuscated
             if platform == "go":
                 for frame in event_frames(payload):
-                    strip_go_build_path(frame)
+                    changed = strip_go_build_path(frame) or changed
         except Exception as exc:  # an S3 outage or an odd payload must not fail the event: it groups as it came
             logger.exception("symbolication failed", extra={"project_id": project_id})
             errors.append({"type": "symbolication_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]})
         if errors:
             existing = payload.get("errors")
             payload["errors"] = [*(existing if isinstance(existing, list) else []), *errors]
-        return bool(errors) or platform in _REWRITTEN_PLATFORMS
+        return changed

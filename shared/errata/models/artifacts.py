@@ -1,0 +1,51 @@
+"""What the dashboard API takes and returns for release artifacts (source maps, minified files, ProGuard
+mappings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ArtifactFile(BaseModel):
+    """One file a build wants to upload (`errata sourcemaps upload` sends these)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f]+$", examples=["~/app.min.js"])
+    size: int = Field(ge=0, le=100 * 1024 * 1024, description="bytes; signed into the upload URL")
+    kind: Literal["minified_source", "source_map", "proguard"]
+    debug_id: UUID | None = None
+
+
+class ArtifactUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[ArtifactFile] = Field(min_length=1, max_length=1000)
+
+
+class UploadSlot(BaseModel):
+    name: str
+    kind: str
+    url: str = Field(description="presigned S3 PUT URL; send the file as the body with this Content-Length")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+
+
+class ArtifactUploadPlan(BaseModel):
+    release: str
+    expires_in: int = Field(description="seconds the URLs stay valid")
+    uploads: list[UploadSlot]
+
+
+class ArtifactView(BaseModel):
+    name: str
+    size: int
+    last_modified: str
+
+
+class ArtifactList(BaseModel):
+    release: str
+    artifacts: list[ArtifactView]
