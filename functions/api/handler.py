@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.dashboard import IssueQueries
+from errata.models.alerts import ISSUE_RESOLVED, AlertDetail, AlertRule, AlertRuleInput, AlertRuleList
 from errata.models.artifacts import ArtifactList, ArtifactUploadPlan, ArtifactUploadRequest, ArtifactView, UploadSlot
 from errata.models.issue import (
     Deploy,
@@ -27,10 +28,13 @@ from errata.models.issue import (
     UserIssueList,
     WindowCountList,
 )
+from errata.processing import issue_url
 from errata.settings import Settings
+from errata.store.alert_bus import API_SOURCE, AlertBus, BusEvent
+from errata.store.alert_rules import AlertRuleStore
 from errata.store.artifacts import UPLOAD_CONTENT_TYPE, UPLOAD_URL_SECONDS, ArtifactStore
 from errata.store.projects import Project, ProjectSettingsPatch, ProjectStore
-from errata.wiring import Clients, artifact_store, issue_queries, project_store
+from errata.wiring import Clients, alert_bus, alert_rule_store, artifact_store, issue_queries, project_store
 
 logger = Logger(service="api")
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -51,6 +55,11 @@ def _deps() -> tuple[IssueQueries, ProjectStore]:
 @cache
 def _artifacts() -> ArtifactStore:
     return artifact_store(*_wired())
+
+
+@cache
+def _alerting() -> tuple[AlertRuleStore, AlertBus]:
+    return alert_rule_store(*_wired()), alert_bus(*_wired())
 
 
 def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -132,7 +141,73 @@ def patch_issue(
     summary = _deps()[0].change_status(project_id, issue_id, change)
     if summary is None:
         raise NotFoundError(f"no issue {issue_id} in project {project_id}")
+    if change.status in ("resolved", "resolved_in_next_release"):
+        _announce_resolved(project_id, summary)
     return summary
+
+
+def _announce_resolved(project_id: str, summary: IssueSummary) -> None:
+    """`Issue Resolved` on the bus, so the incidents opened for the issue are resolved (PagerDuty). The
+    status is already saved: a failed put is logged, not answered as an error."""
+    detail = AlertDetail(
+        project_id=project_id,
+        issue_id=summary.id,
+        title=summary.title,
+        culprit=summary.culprit,
+        level=summary.level,
+        release=summary.last_release,
+        users=summary.user_count,
+        url=issue_url(_wired()[0].dashboard_url, project_id, summary.id),
+        reason="resolved in Errata",
+        subject=summary.id,
+    )
+    if _alerting()[1].publish([BusEvent(API_SOURCE, ISSUE_RESOLVED, detail)]):
+        logger.warning("Issue Resolved was not published", extra={"issue_id": summary.id})
+
+
+RuleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def _require_project(project_id: str) -> None:
+    if _deps()[1].get_project(project_id) is None:
+        raise NotFoundError(f"no project {project_id}")
+
+
+@app.get("/api/projects/<project_id>/alert-rules")
+def list_alert_rules(project_id: ProjectId) -> AlertRuleList:
+    """The project's alert rules; a project that has not set any gets the defaults (`defaults: true`)."""
+    _require_project(project_id)
+    rules, defaults = _alerting()[0].rules(project_id)
+    return AlertRuleList(rules=rules, defaults=defaults)
+
+
+@app.get("/api/projects/<project_id>/alert-rules/<rule_id>")
+def get_alert_rule(project_id: ProjectId, rule_id: RuleId) -> AlertRule:
+    _require_project(project_id)
+    rules, _ = _alerting()[0].rules(project_id)
+    found = next((rule for rule in rules if rule.id == rule_id), None)
+    if found is None:
+        raise NotFoundError(f"no alert rule {rule_id} in project {project_id}")
+    return found
+
+
+@app.put("/api/projects/<project_id>/alert-rules/<rule_id>")
+def put_alert_rule(project_id: ProjectId, rule_id: RuleId, rule: Annotated[AlertRuleInput, Body()]) -> AlertRule:
+    """Creates or replaces a rule: conditions (any fires it), filters, `page_requires` (the blast radius a
+    high-urgency action needs), actions (channel + urgency) and the action interval. The first rule a
+    project saves replaces the defaults (they are kept as rules of their own, to edit or delete)."""
+    _require_project(project_id)
+    saved = AlertRule(id=rule_id, **rule.model_dump())
+    _alerting()[0].put_rule(project_id, saved)
+    return saved
+
+
+@app.delete("/api/projects/<project_id>/alert-rules/<rule_id>")
+def delete_alert_rule(project_id: ProjectId, rule_id: RuleId) -> Response[str]:
+    _require_project(project_id)
+    if not _alerting()[0].delete_rule(project_id, rule_id):
+        raise NotFoundError(f"no alert rule {rule_id} in project {project_id}")
+    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
 
 
 @app.post("/api/projects/<project_id>/deploys")

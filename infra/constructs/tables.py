@@ -34,7 +34,7 @@ def table_from_spec(scope: Construct, construct_id: str, spec: TableSpec, config
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=getattr(dynamodb.ProjectionType, index.projection),
             )
             for index in spec.indexes
         ]

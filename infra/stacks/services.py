@@ -11,21 +11,31 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
+from errata.alerts.routes import EVALUATOR_SCHEDULE, NOTIFICATION_BACKOFF_SECONDS, ROUTES
 from errata.settings import (
+    DASHBOARD_URL_ENV,
     DEAD_LETTER_QUEUE_ENV,
+    EMAIL_TOPIC_ENV,
     EVENT_BUS_ENV,
     EVENT_PAYLOADS_BUCKET_ENV,
     EVENTS_STREAM_ENV,
+    NOTIFICATION_BACKOFF_ENV,
+    NOTIFICATIONS_QUEUE_ENV,
+    PARAMETERS_PREFIX_ENV,
     SOURCE_MAPS_BUCKET_ENV,
 )
+from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -122,11 +132,13 @@ class ServicesStack(Stack):
             },
         ).function
         # PutItem: the alias that keeps an issue's events together across grouping configs.
+        # PutItem: aliases. UpdateItem: the batch's transaction, and taking published events out of the outbox.
         storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
         storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
         for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
             table.grant(self.process, "dynamodb:UpdateItem")
-        storage.counters_table.grant(self.process, "dynamodb:BatchGetItem")  # minute counts, for sampling
+        # minute counts (sampling) and the hour's user sketch (blast radius)
+        storage.counters_table.grant(self.process, "dynamodb:BatchGetItem")
         storage.projects_table.grant(self.process, "dynamodb:GetItem")  # sample size per project
         storage.releases_table.grant(self.process, "dynamodb:BatchGetItem")  # release order, for regressions
         storage.event_bus.grant_put_events_to(self.process)
@@ -167,8 +179,14 @@ class ServicesStack(Stack):
                 RELEASES_TABLE.env_var: storage.releases_table.table_name,
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
                 SOURCE_MAPS_BUCKET_ENV: storage.source_maps_bucket.bucket_name,
+                ALERT_RULES_TABLE.env_var: storage.alert_rules_table.table_name,
+                EVENT_BUS_ENV: storage.event_bus.event_bus_name,
             },
         ).function
+        storage.alert_rules_table.grant(
+            self.api, "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem"
+        )
+        storage.event_bus.grant_put_events_to(self.api)  # Issue Resolved
         # The API signs upload URLs: the URL carries the API role's right to put the object.
         self._grant_artifacts(storage, self.api, "s3:PutObject")
         storage.issues_table.grant(
@@ -186,6 +204,9 @@ class ServicesStack(Stack):
         )
 
         self.http_api = self._http_api(config)
+        for function in (self.process, self.api):
+            function.add_environment(DASHBOARD_URL_ENV, f"{self.http_api.api_endpoint}/")
+        self._alerting(config, storage, layer)
         self._alarms(config, storage)
         self._suppress_scoped_wildcards()
 
@@ -196,6 +217,109 @@ class ServicesStack(Stack):
             description="DSN host: <scheme>://<key>@<host>/<project>",
         )
         CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
+
+    def _alerting(self, config: StageConfig, storage: StorageStack, layer: lambda_.ILayerVersion) -> None:
+        """The alert function (rules, the minute evaluator) and the notifier, wired by the routes of
+        errata.alerts.routes: the same rules the local stack creates."""
+        self.alert = ErrataFunction(
+            self,
+            "Alert",
+            config=config,
+            name="alert",
+            layer=layer,
+            timeout_seconds=50,
+            environment={
+                ALERT_RULES_TABLE.env_var: storage.alert_rules_table.table_name,
+                ISSUES_TABLE.env_var: storage.issues_table.table_name,
+                COUNTERS_TABLE.env_var: storage.counters_table.table_name,
+                EVENT_BUS_ENV: storage.event_bus.event_bus_name,
+                DASHBOARD_URL_ENV: f"{self.http_api.api_endpoint}/",
+            },
+        ).function
+        storage.alert_rules_table.grant(
+            self.alert, "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"
+        )
+        # Query: issues that moved (by_recency) and the outbox index; UpdateItem: clear what was published.
+        storage.issues_table.grant(self.alert, "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+        storage.counters_table.grant(self.alert, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
+        storage.event_bus.grant_put_events_to(self.alert)
+
+        parameters_prefix = f"/errata/{config.stage}"
+        self.notify = ErrataFunction(
+            self,
+            "Notify",
+            config=config,
+            name="notify",
+            layer=layer,
+            timeout_seconds=30,
+            environment={
+                EMAIL_TOPIC_ENV: storage.email_topic.topic_arn,
+                NOTIFICATIONS_QUEUE_ENV: storage.notifications_queue.queue_url,
+                PARAMETERS_PREFIX_ENV: parameters_prefix,
+                NOTIFICATION_BACKOFF_ENV: str(NOTIFICATION_BACKOFF_SECONDS),
+            },
+        ).function
+        storage.email_topic.grant_publish(self.notify)
+        self.notify.add_to_role_policy(
+            iam.PolicyStatement(  # a rule's raw SNS action: topics of this stage only
+                actions=["sns:Publish"],
+                resources=[f"arn:{self.partition}:sns:{self.region}:{self.account}:{config.prefix}-*"],
+            )
+        )
+        self.notify.add_to_role_policy(
+            iam.PolicyStatement(  # Slack webhook URLs and PagerDuty routing keys (SecureString)
+                actions=["ssm:GetParameter"],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{parameters_prefix}/*"],
+            )
+        )
+        storage.notifications_queue.grant(self.notify, "sqs:ChangeMessageVisibility")  # backoff
+        self.notify.add_event_source(
+            event_sources.SqsEventSource(storage.notifications_queue, batch_size=10, report_batch_item_failures=True)
+        )
+
+        # Beside the rule that feeds it: a queue policy in the storage stack naming the rule would be a cycle.
+        self.alert_dead_letters = sqs.Queue(
+            self,
+            "AlertFunctionDeadLetters",
+            queue_name=f"{config.prefix}-alert-dead-letters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.alert_dead_letters,
+            [{"id": "AwsSolutions-SQS3", "reason": "The dead-letter queue of the domain-events rule's target."}],
+        )
+        route_targets: dict[str, events.IRuleTarget] = {
+            "alert_function": targets.LambdaFunction(
+                self.alert,
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+                dead_letter_queue=self.alert_dead_letters,
+            ),
+            "page_topic": targets.SnsTopic(storage.page_topic),
+            "notify_topic": targets.SnsTopic(storage.notify_topic),
+        }
+        for route in ROUTES:
+            events.Rule(
+                self,
+                f"{route.name}Rule",
+                event_bus=storage.event_bus,
+                description=route.description,
+                event_pattern=events.EventPattern(
+                    source=route.pattern["source"],
+                    detail_type=route.pattern["detail-type"],
+                    detail=route.pattern.get("detail"),
+                ),
+                targets=[route_targets[route.target]],
+            )
+        events.Rule(
+            self,
+            "MinuteEvaluatorSchedule",
+            description="The minute evaluator: outbox, spikes, frequency, impact, release health",
+            schedule=events.Schedule.expression(EVALUATOR_SCHEDULE),
+            targets=[targets.LambdaFunction(self.alert, retry_attempts=0)],
+        )
 
     @staticmethod
     def _grant_artifacts(storage: StorageStack, function: lambda_.IFunction, object_action: str) -> None:
@@ -284,6 +408,42 @@ class ServicesStack(Stack):
                 0,
                 1,
             ),
+            # Partial batch failures and dead-lettered records are successful invocations: only the
+            # processor's own metrics (functions/process) see them.
+            "ProcessorFailedRecords": (
+                "Records of a batch failed and will be retried (partial batch failure).",
+                self._processor_metric("failed", five_minutes),
+                0,
+                1,
+            ),
+            "ProcessorDeadLetteredRecords": (
+                "Records could not be decoded and went to the dead-letter queue.",
+                self._processor_metric("dead_lettered", five_minutes),
+                0,
+                1,
+            ),
+            "NotificationsDeadLetters": (
+                "Notifications failed every retry and wait in the notifications dead-letter queue.",
+                storage.notifications_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                0,
+                1,
+            ),
+            "AlertDeadLetters": (
+                "Domain events the alert function failed on after every retry.",
+                self.alert_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                0,
+                1,
+            ),
+            "AlertFunctionErrors": (
+                "The alert function failed (rules or the minute evaluator).",
+                self.alert.metric_errors(period=five_minutes, statistic="Sum"),
+                0,
+                1,
+            ),
         }
         action = cw_actions.SnsAction(storage.operations_topic)
         for construct_id, (description, metric, threshold, periods) in alarms.items():
@@ -298,19 +458,35 @@ class ServicesStack(Stack):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ).add_alarm_action(action)
 
+    @staticmethod
+    def _processor_metric(name: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="Errata",
+            metric_name=name,
+            dimensions_map={"service": "process"},
+            statistic="Sum",
+            period=period,
+        )
+
     def _suppress_scoped_wildcards(self) -> None:
-        for function in (self.process, self.api):
+        for function in (self.process, self.api, self.alert, self.notify):
             NagSuppressions.add_resource_suppressions(
                 function.role,  # type: ignore[arg-type]
                 [
                     {
                         "id": "AwsSolutions-IAM5",
                         "reason": "Scoped wildcards only: objects under the payload bucket's projects/ "
-                        "prefix, and the issues table's own indexes (Query by frequency, recency, users).",
+                        "prefix, the issues table's own indexes (Query by frequency, recency, users, the "
+                        "outbox), this stage's SNS topics (raw SNS alert actions) and this stage's SSM "
+                        "parameters (Slack and PagerDuty secrets); kms:GenerateDataKey* is CDK's grant to "
+                        "publish to the encrypted email topic, on that one key.",
                         "appliesTo": [
                             {"regex": "/^Resource::.*EventPayloadsBucket.*\\/projects\\/\\*$/"},
                             {"regex": "/^Resource::.*SourceMapsBucket.*\\/projects\\/\\*$/"},
                             {"regex": "/^Resource::.*IssuesTable.*\\/index\\/\\*$/"},
+                            {"regex": "/^Resource::arn:.*:sns:.*:errata-[a-z]+-\\*$/"},
+                            {"regex": "/^Resource::arn:.*:ssm:.*:parameter\\/errata\\/[a-z]+\\/\\*$/"},
+                            "Action::kms:GenerateDataKey*",
                         ],
                     }
                 ],

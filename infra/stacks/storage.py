@@ -6,6 +6,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -16,7 +17,17 @@ from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from errata import naming
+from errata.alerts.routes import (
+    EMAIL_TOPIC,
+    NOTIFICATION_BACKOFF_SECONDS,
+    NOTIFICATION_MAX_RECEIVES,
+    NOTIFICATIONS_DEAD_LETTERS,
+    NOTIFICATIONS_QUEUE,
+    NOTIFY_TOPIC,
+    PAGE_TOPIC,
+)
 from errata.naming import physical_name
+from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -38,6 +49,7 @@ class StorageStack(Stack):
         self.counters_table = table_from_spec(self, "CountersTable", COUNTERS_TABLE, config)
         self.user_issues_table = table_from_spec(self, "UserIssuesTable", USER_ISSUES_TABLE, config)
         self.releases_table = table_from_spec(self, "ReleasesTable", RELEASES_TABLE, config)
+        self.alert_rules_table = table_from_spec(self, "AlertRulesTable", ALERT_RULES_TABLE, config)
 
         provisioned = config.stream.mode == "provisioned"
         self.events_stream = kinesis.Stream(
@@ -97,17 +109,68 @@ class StorageStack(Stack):
         )
 
         self.event_bus = events.EventBus(self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS))
-        sns_key = kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns")
-        self.alert_topic = sns.Topic(
-            self, "AlertTopic", topic_name=f"{prefix}-alerts", master_key=sns_key, enforce_ssl=True
+        # A customer-managed key: the AWS-managed alias/aws/sns key cannot be used by EventBridge (rule
+        # targets) or CloudWatch (alarm actions), so topics under it would never receive an alert.
+        self.alerts_key = kms.Key(
+            self,
+            "AlertsKey",
+            alias=f"alias/{prefix}-alerts",
+            description="Errata alert and operations topics",
+            enable_key_rotation=True,
+            removal_policy=config.removal_policy,
         )
-        self.operations_topic = sns.Topic(
-            self, "OperationsTopic", topic_name=f"{prefix}-operations", master_key=sns_key, enforce_ssl=True
+        self.alerts_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeAndCloudWatchToPublish",
+                principals=[
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                ],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
         )
+        self.page_topic = self._topic("PageTopic", physical_name(prefix, PAGE_TOPIC))
+        self.notify_topic = self._topic("NotifyTopic", physical_name(prefix, NOTIFY_TOPIC))
+        self.email_topic = self._topic("EmailTopic", physical_name(prefix, EMAIL_TOPIC))
+        self.operations_topic = self._topic("OperationsTopic", f"{prefix}-operations")
         if config.alert_email:
-            self.alert_topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+            self.email_topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
         if config.alarm_email:
             self.operations_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+
+        # Page and notify topics feed the notifier through one queue: failed deliveries are retried with
+        # backoff (the notifier sets each message's visibility), then land in the dead letters.
+        self.notifications_dead_letters = sqs.Queue(
+            self,
+            "NotificationsDeadLetters",
+            queue_name=physical_name(prefix, NOTIFICATIONS_DEAD_LETTERS),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=config.removal_policy,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.notifications_dead_letters,
+            [{"id": "AwsSolutions-SQS3", "reason": "This is the notifications queue's dead-letter queue."}],
+        )
+        self.notifications_queue = sqs.Queue(
+            self,
+            "NotificationsQueue",
+            queue_name=physical_name(prefix, NOTIFICATIONS_QUEUE),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(2 * NOTIFICATION_BACKOFF_SECONDS),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.notifications_dead_letters, max_receive_count=NOTIFICATION_MAX_RECEIVES
+            ),
+            removal_policy=config.removal_policy,
+        )
+        for topic in (self.page_topic, self.notify_topic):
+            topic.add_subscription(subscriptions.SqsSubscription(self.notifications_queue, raw_message_delivery=True))
+
+    def _topic(self, construct_id: str, name: str) -> sns.Topic:
+        return sns.Topic(self, construct_id, topic_name=name, master_key=self.alerts_key, enforce_ssl=True)
 
     def _bucket(self, construct_id: str, name: str, retention_days: int, config: StageConfig) -> s3.Bucket:
         return s3.Bucket(

@@ -16,6 +16,7 @@ import boto3
 from errata import naming
 from errata.naming import physical_name
 from errata.settings import Settings
+from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -32,6 +33,7 @@ TABLES: tuple[TableSpec, ...] = (
     COUNTERS_TABLE,
     USER_ISSUES_TABLE,
     RELEASES_TABLE,
+    ALERT_RULES_TABLE,
 )
 # Two shards, so the poller works the way the event source mapping does: one sequential batch per shard.
 STREAM_SHARDS = 2
@@ -140,4 +142,5 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
         source_maps_bucket=source_maps,
         dead_letter_queue_url=queue_url,
         event_bus=event_bus,
+        alert_rules_table=names[ALERT_RULES_TABLE.logical_name],
     )

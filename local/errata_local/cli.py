@@ -13,9 +13,16 @@ from errata_sdk import artifacts
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from errata_local.stack import LocalStack
+    from pathlib import Path
 
-    stack = LocalStack(port=args.port)
+    from errata_local.stack import AlertingOptions, LocalStack
+
+    alerting = AlertingOptions(
+        outbox=Path(args.outbox),
+        slack_webhook=args.slack_webhook or os.environ.get("ERRATA_SLACK_WEBHOOK_URL"),
+        pagerduty_routing_key=args.pagerduty_key or os.environ.get("ERRATA_PAGERDUTY_ROUTING_KEY"),
+    )
+    stack = LocalStack(port=args.port, alerting=alerting)
     info = stack.start()
     print(f"DSN: {info.dsn}")
     print(f"API token: {info.api_token}")
@@ -24,6 +31,7 @@ def _dev(args: argparse.Namespace) -> int:
         f"Source maps: errata sourcemaps upload --api {info.base_url} --token {info.api_token} "
         f"--project {info.project_id} --release <release> <build dir>"
     )
+    print(f"Outbox: {info.outbox}  (notifications: email as .eml, Slack/PagerDuty as the JSON they would post)")
     print("State lives in memory while this runs. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
     # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
@@ -64,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole pipeline locally on an embedded AWS (moto)")
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)")
+    dev.add_argument("--outbox", default=".errata/outbox", help="where notifications land (default .errata/outbox)")
+    dev.add_argument("--slack-webhook", help="a Slack incoming-webhook URL: notifications are posted there")
+    dev.add_argument("--pagerduty-key", help="a PagerDuty Events API v2 routing key: pages are sent there")
     dev.set_defaults(run=_dev)
 
     project = commands.add_parser("project", help="projects of a deployed stage (uses your AWS credentials)")

@@ -9,19 +9,27 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from errata.settings import Settings
+from errata.settings import DASHBOARD_URL_ENV, Settings
 from errata.store.projects import Project, ProjectStore
+from errata_local.alerting import AlertDispatcher, AlertingResources, provision_alerting
 from errata_local.aws import EmbeddedAws
 from errata_local.gateway import Gateway
 from errata_local.poller import EventSourceSettings, StreamPoller
 
 DEFAULT_PROJECT_ID = "1"
-HANDLER_MODULES = ("functions.ingest.handler", "functions.process.handler", "functions.api.handler")
+HANDLER_MODULES = (
+    "functions.ingest.handler",
+    "functions.process.handler",
+    "functions.api.handler",
+    "functions.alert.handler",
+    "functions.notify.handler",
+)
 _QUIET_ENV = {
     # EMF metrics are for CloudWatch; locally they would only flood the terminal.
     "POWERTOOLS_METRICS_DISABLED": "true",
@@ -39,6 +47,8 @@ class StackInfo:
     project_id: str
     settings: Settings
     aws_endpoint: str
+    outbox: Path
+    alerting: AlertingResources
 
 
 def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -59,32 +69,69 @@ def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str
     return invoke
 
 
-def _handlers() -> tuple[ModuleType, ModuleType, ModuleType]:
+def _handlers() -> list[ModuleType]:
     modules = [importlib.import_module(name) for name in HANDLER_MODULES]
     # Handlers build their clients once per process ("cold start"); a new stack is a new cold start.
     modules[0].service.cache_clear()
     modules[1]._settings_and_clients.cache_clear()
-    modules[2]._deps.cache_clear()
-    return modules[0], modules[1], modules[2]
+    for cached in (modules[2]._wired, modules[2]._deps, modules[2]._artifacts, modules[2]._alerting):
+        cached.cache_clear()
+    modules[3]._wired.cache_clear()
+    modules[4]._wired.cache_clear()
+    return modules
+
+
+@dataclass(frozen=True)
+class AlertingOptions:
+    """Local alerting: where notifications land, how often the evaluator runs, and real channels if given."""
+
+    outbox: Path = Path(".errata/outbox")
+    evaluator_seconds: float = 60.0
+    notification_backoff_seconds: int = 2
+    slack_webhook: str | None = None
+    pagerduty_routing_key: str | None = None
+    pagerduty_url: str = ""
 
 
 class LocalStack:
-    def __init__(self, port: int = 8000, aws_port: int = 0, event_source: EventSourceSettings | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 8000,
+        aws_port: int = 0,
+        event_source: EventSourceSettings | None = None,
+        alerting: AlertingOptions | None = None,
+    ) -> None:
         self._port = port
         self._aws = EmbeddedAws(aws_port)
         self._event_source = event_source or EventSourceSettings()
+        self._alerting = alerting or AlertingOptions()
         self._server: BaseWSGIServer | None = None
         self._poller: StreamPoller | None = None
+        self._dispatcher: AlertDispatcher | None = None
         self._thread: threading.Thread | None = None
         self.info: StackInfo | None = None
 
     def start(self) -> StackInfo:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self._aws.start()
+        options = self._alerting
         settings = self._aws.provision()
+        resources = provision_alerting(
+            self._aws.client, "errata-local", settings.event_bus, options.notification_backoff_seconds
+        )
+        settings = settings.model_copy(
+            update={
+                "email_topic_arn": resources.email_topic_arn,
+                "notifications_queue_url": resources.notifications_queue_url,
+                "outbox_dir": str(options.outbox.resolve()),
+                "pagerduty_url": options.pagerduty_url,
+                "notification_backoff_seconds": options.notification_backoff_seconds,
+            }
+        )
+        self._put_channel_secrets(settings.parameters_prefix)
         os.environ.update(settings.as_env())
         os.environ.update(_QUIET_ENV)
-        ingest, process, api = _handlers()
+        ingest, process, api, alert, notify = _handlers()
 
         public_key = secrets.token_hex(16)
         api_token = secrets.token_urlsafe(24)
@@ -96,6 +143,10 @@ class LocalStack:
             "127.0.0.1", self._port, Gateway(local_invoke(ingest), local_invoke(api)), threaded=True
         )
         port = self._server.server_port
+        base_url = f"http://127.0.0.1:{port}"
+        # Before any handler runs: links in notifications point at this dashboard.
+        os.environ[DASHBOARD_URL_ENV] = base_url
+        settings = settings.model_copy(update={"dashboard_url": base_url})
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
         self._poller = StreamPoller(
@@ -107,7 +158,16 @@ class LocalStack:
             self._event_source,
         )
         self._poller.start()
-        base_url = f"http://127.0.0.1:{port}"
+        self._dispatcher = AlertDispatcher(
+            sqs=self._aws.client("sqs"),
+            sns=self._aws.client("sns"),
+            resources=resources,
+            alert_handler=local_invoke(alert),
+            notify_handler=local_invoke(notify),
+            outbox=options.outbox,
+            evaluator_seconds=options.evaluator_seconds,
+        )
+        self._dispatcher.start()
         self.info = StackInfo(
             base_url=base_url,
             dsn=f"http://{public_key}@127.0.0.1:{port}/{DEFAULT_PROJECT_ID}",
@@ -115,10 +175,29 @@ class LocalStack:
             project_id=DEFAULT_PROJECT_ID,
             settings=settings,
             aws_endpoint=self._aws.endpoint,
+            outbox=options.outbox.resolve(),
+            alerting=resources,
         )
         return self.info
 
+    def _put_channel_secrets(self, prefix: str) -> None:
+        """Real channels for `errata dev`: stored as the deployed stage stores them (SSM SecureString)."""
+        ssm = self._aws.client("ssm")
+        for channel, value in (
+            ("slack", self._alerting.slack_webhook),
+            ("pagerduty", self._alerting.pagerduty_routing_key),
+        ):
+            if value:
+                ssm.put_parameter(Name=f"{prefix}/{channel}/default", Value=value, Type="SecureString", Overwrite=True)
+
+    def evaluate_alerts(self) -> dict[str, Any]:
+        """Runs the minute evaluator now (tests and benchmarks need not wait for the timer)."""
+        assert self._dispatcher is not None
+        return self._dispatcher.evaluate()
+
     def stop(self) -> None:
+        if self._dispatcher:
+            self._dispatcher.stop()
         if self._poller:
             self._poller.stop()
         if self._server:

@@ -27,22 +27,24 @@ from errata.errors import UnprocessableRecord
 from errata.grouping.fingerprint import Grouping, fingerprint_event
 from errata.grouping.rules import parse_rules
 from errata.issue_status import needs_release_order, status_after
+from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, BlastRadius, Counts
 from errata.models.event import SentryEvent
 from errata.models.ingested import IngestedEvent
 from errata.sampling import plan_samples
 from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
 from errata.stacktrace_text import attach_text_stacktrace
-from errata.store.alert_bus import AlertBus, Regression
-from errata.store.counters import CounterStore, Window, issue_key, project_key, window_key
+from errata.store.alert_bus import PROCESSOR_SOURCE, AlertBus, BusEvent
+from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
-from errata.store.issues import IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
+from errata.store.issues import Announcement, IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
 from errata.symbolication.symbolicator import Symbolicator
+from errata.timefmt import iso_utc, utc_now
 from errata.traffic import CRASHED, ERRORED, ERRORS, REQUESTS, SESSIONS
 
 TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
@@ -98,6 +100,10 @@ class _Staged:
         self.issue_id = self.issue_id or self.grouping.issue_id
 
     @property
+    def identity(self) -> str | None:
+        return self.event.user.identity() if self.event.user else None
+
+    @property
     def issue(self) -> tuple[str, str]:
         return (self.project_id, self.issue_id)
 
@@ -109,6 +115,9 @@ class _Staged:
             keys.add(("window", issue_key(*self.issue), window, moment))
             keys.add(("window", project_key(self.project_id), window, moment))
         keys.update(("user", key, self.issue_id) for key in identity_keys(self.project_id, self.event.user))
+        keys.add(("active", self.project_id, window_key(self.received_at, "minute")))
+        if self.identity:
+            keys.add(("users", self.project_id, window_key(self.received_at, "hour")))
         if self.event.release:
             keys.add(("release", self.project_id, self.event.release))
         keys.update(self.traffic_keys())
@@ -142,7 +151,8 @@ class _StagedTraffic:
 
     def write_keys(self) -> set[WriteKey]:
         hour = window_key(self.received_at, "hour")
-        keys: set[WriteKey] = set()
+        # Active: the minute evaluator visits this project (release health needs only sessions).
+        keys: set[WriteKey] = {("active", self.project_id, window_key(self.received_at, "minute"))}
         if self.release:
             keys.add(("traffic", self.project_id, hour, "release", self.release))
         if self.route:
@@ -206,6 +216,9 @@ class _IssueAggregate:
             last_release=self.last_release,
             last_event_id=latest.event_id,
             payload_key=representative_key(latest.project_id, latest.issue_id),
+            environment=_capped(latest.event.environment, 64),
+            tags=_issue_tags(latest.payload),
+            route=_capped(latest.event.transaction, 200),
         )
 
 
@@ -216,7 +229,8 @@ class BatchSummary:
     items_written: int = 0
     payloads_dropped: int = 0
     regressions: int = 0
-    regressions_unpublished: int = 0
+    announced: int = 0
+    announcements_pending: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     transactions: int = 0
@@ -242,8 +256,10 @@ class IssueBatch:
         aliases: IssueAliases | None = None,
         symbolicator: Symbolicator | None = None,
         rng: random.Random | None = None,
+        dashboard_url: str = "",
     ) -> None:
         self._alert_bus = alert_bus
+        self._dashboard_url = dashboard_url
         self._project_settings = project_settings
         self._rng = rng or random.Random()
         self._dynamodb = dynamodb
@@ -351,6 +367,7 @@ class IssueBatch:
         assert self._shard is not None
         aggregates: dict[tuple[str, str], _IssueAggregate] = {}
         tallies: dict[WriteKey, _Tally] = {}
+        project_users: dict[tuple[str, str], tuple[datetime, set[str]]] = {}
         for staged in segment:
             if isinstance(staged, _StagedTraffic):
                 for key in staged.write_keys():
@@ -360,9 +377,13 @@ class IssueBatch:
             if staged.issue not in aggregates:
                 aggregates[staged.issue] = _IssueAggregate(first=staged, last=staged)
             aggregates[staged.issue].add(staged)
-            identity = staged.event.user.identity() if staged.event.user else None
+            identity = staged.identity
             for key in staged.write_keys():
                 if key[0] == "issue":
+                    continue
+                if key[0] == "users":
+                    assert identity is not None
+                    project_users.setdefault((key[1], key[2]), (staged.received_at, set()))[1].add(identity)
                     continue
                 tally = tallies.setdefault(key, _Tally(moment=staged.received_at, last=staged.received_at))
                 tally.events += 1
@@ -375,28 +396,26 @@ class IssueBatch:
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         states = self._issues.current_states(list(aggregates))
         self._store_samples([staged for staged in segment if isinstance(staged, _Staged)], states)
+        sketch_keys = [(project, moment) for (project, _), (moment, _) in project_users.items()]
         for attempt in range(_CONFLICT_ATTEMPTS):
             if attempt:
                 states = self._issues.current_states(list(aggregates))
+            sketches = self._counters.user_sketches(sketch_keys) if sketch_keys else {}
             items = [self._positions.advance_item(self._shard, self._position, last_sequence), *counter_items]
-            regressions: list[Regression] = []
+            items.extend(self._user_sketch_items(project_users, sketches))
+            announcements: list[Announcement] = []
             for key, aggregate in aggregates.items():
                 state = states.get(key)
                 sketch, user_count = None, 0
                 if aggregate.users:
                     sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
                 change = self._status_change(state, aggregate)
-                if change is not None and change.status == "regressed":
-                    regressions.append(
-                        Regression(
-                            project_id=key[0],
-                            issue_id=key[1],
-                            title=aggregate.last.grouping.title,
-                            release=change.regressed_in_release,
-                            resolved_release=state.resolved_release if state else None,
-                        )
-                    )
-                items.append(self._issues.update_item(aggregate.delta(), state, sketch, user_count, change))
+                announcement = self._announcement(aggregate, state, change, user_count)
+                if announcement is not None:
+                    announcements.append(announcement)
+                items.append(
+                    self._issues.update_item(aggregate.delta(), state, sketch, user_count, change, announcement)
+                )
             token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
             try:
                 self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
@@ -407,10 +426,11 @@ class IssueBatch:
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     raise ConcurrentShardWriter(f"position of {self._shard} moved") from exc
                 if "ConditionalCheckFailed" in reasons:
-                    continue  # another shard updated one of these issues: re-read and try again
+                    continue  # another shard updated one of these issues or sketches: re-read, try again
                 raise
             self._position = last_sequence
-            self._announce(regressions)
+            self.summary.regressions += sum(a.detail_type == ISSUE_REGRESSED for a in announcements)
+            self._announce(announcements)
             self.summary.events += len(segment)
             self.summary.issues_written += len(aggregates)
             self.summary.items_written += len(items)
@@ -425,17 +445,69 @@ class IssueBatch:
             order = self._releases.order(aggregate.last.project_id, [*aggregate.releases, baseline])
         return status_after(state, aggregate.releases, aggregate.count, aggregate.last.received_at, order)
 
-    def _announce(self, regressions: list[Regression]) -> None:
+    def _announcement(
+        self, aggregate: _IssueAggregate, state: IssueState | None, change: StatusChange | None, users: int
+    ) -> Announcement | None:
+        """`Issue Created` for a new issue, `Issue Regressed` for a regression: the outbox entry written with
+        the counts, published after the commit."""
+        if state is None:
+            detail_type, reason = ISSUE_CREATED, "first event of a new issue"
+        elif change is not None and change.status == "regressed":
+            detail_type = ISSUE_REGRESSED
+            reason = f"seen in {change.regressed_in_release} after it was resolved in {state.resolved_release}"
+        else:
+            return None
+        latest, delta = aggregate.last, aggregate.delta()
+        users = users or (state.user_count if state else 0)
+        detail = AlertDetail(
+            project_id=delta.project_id,
+            issue_id=delta.issue_id,
+            title=delta.title,
+            culprit=delta.culprit,
+            level=delta.level,
+            release=latest.event.release,
+            environment=delta.environment,
+            tags=delta.tags,
+            counts=Counts(
+                last_minute=aggregate.count,
+                last_hour=aggregate.count,
+                total=aggregate.count + (state.event_count if state else 0),
+            ),
+            users=users,
+            blast_radius=BlastRadius(clients=users, route=delta.route),
+            first_seen=iso_utc(aggregate.first.received_at) if state is None else None,
+            last_seen=iso_utc(delta.last_seen),
+            url=issue_url(self._dashboard_url, delta.project_id, delta.issue_id),
+            reason=reason,
+            resolved_release=state.resolved_release if state else None,
+            subject=delta.issue_id,
+        )
+        return Announcement(delta.project_id, delta.issue_id, detail_type, detail.model_dump_json(), iso_utc(utc_now()))
+
+    def _announce(self, announcements: list[Announcement]) -> None:
         """After the counts are committed: a failure here must not fail the records (a retry would skip them
-        as already counted), so it is logged and counted instead."""
-        if not regressions:
+        as already counted). What is not published stays in the outbox for the minute evaluator."""
+        if not announcements:
             return
         try:
-            self._alert_bus.put_regressions(regressions)
-            self.summary.regressions += len(regressions)
+            failed = set(publish_announcements(self._alert_bus, self._issues, announcements))
         except Exception:
-            logger.exception("regression events were not published", extra={"count": len(regressions)})
-            self.summary.regressions_unpublished += len(regressions)
+            logger.exception("announcements stay in the outbox", extra={"count": len(announcements)})
+            failed = set(range(len(announcements)))
+        self.summary.announced += len(announcements) - len(failed)
+        self.summary.announcements_pending += len(failed)
+
+    def _user_sketch_items(
+        self,
+        project_users: dict[tuple[str, str], tuple[datetime, set[str]]],
+        sketches: dict[tuple[str, str], UserSketch],
+    ) -> list[dict[str, Any]]:
+        items = []
+        for (project_id, hour), (moment, identities) in project_users.items():
+            prior = sketches.get((project_id, hour))
+            sketch, users = merge_users(prior.sketch if prior else None, identities)
+            items.append(self._counters.user_sketch_item(project_id, moment, sketch, users, prior))
+        return items
 
     def _store_samples(self, segment: list[_Staged], states: dict[tuple[str, str], IssueState]) -> None:
         """Writes the payloads the sampling plan keeps (sampling.py): at most k sample slots and the
@@ -471,6 +543,8 @@ class IssueBatch:
             return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
         if kind == "traffic":
             return self._counters.add_traffic_item(key[1], tally.moment, key[3], key[4], dict(tally.increments))
+        if kind == "active":
+            return self._counters.active_item(key[1], tally.moment, tally.events)
         return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last)
 
 
@@ -496,3 +570,43 @@ def _segments(
         end = max(n for n in (last, tail) if n is not None)
         segments.append((current, end))
     return segments
+
+
+def issue_url(dashboard_url: str, project_id: str, issue_id: str) -> str:
+    return f"{dashboard_url.rstrip('/')}/#/projects/{project_id}/issues/{issue_id}"
+
+
+def publish_announcements(bus: AlertBus, issues: IssueStore, announcements: list[Announcement]) -> list[int]:
+    """Puts announcements on the bus and clears those accepted from the outbox; returns the indexes of the
+    ones left there. A clear that fails leaves an event that is published again: the rules' action interval
+    makes that harmless."""
+    events = [
+        BusEvent(PROCESSOR_SOURCE, a.detail_type, AlertDetail.model_validate_json(a.detail)) for a in announcements
+    ]
+    failed = bus.publish(events)
+    left = set(failed)
+    for index, announcement in enumerate(announcements):
+        if index not in left:
+            issues.clear_announcement(announcement)
+    return failed
+
+
+def _capped(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None
+
+
+_MAX_ISSUE_TAGS = 10
+
+
+def _issue_tags(payload: dict[str, Any]) -> dict[str, str]:
+    """A few tags of the latest (scrubbed) event, for alert-rule tag filters."""
+    raw = payload.get("tags")
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    else:
+        pairs = [(pair[0], pair[1]) for pair in raw or [] if isinstance(pair, list | tuple) and len(pair) == 2]
+    tags: dict[str, str] = {}
+    for key, value in pairs:
+        if isinstance(key, str) and isinstance(value, str | int | float | bool) and len(tags) < _MAX_ISSUE_TAGS:
+            tags[key[:64]] = str(value)[:200]
+    return tags

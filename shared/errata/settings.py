@@ -7,6 +7,8 @@ import os
 
 from pydantic import BaseModel
 
+from errata.alerts.routes import NOTIFICATION_BACKOFF_SECONDS
+from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
@@ -19,6 +21,13 @@ EVENT_PAYLOADS_BUCKET_ENV = "ERRATA_EVENT_PAYLOADS_BUCKET"
 SOURCE_MAPS_BUCKET_ENV = "ERRATA_SOURCE_MAPS_BUCKET"
 DEAD_LETTER_QUEUE_ENV = "ERRATA_DEAD_LETTER_QUEUE_URL"
 EVENT_BUS_ENV = "ERRATA_EVENT_BUS"
+DASHBOARD_URL_ENV = "ERRATA_DASHBOARD_URL"
+EMAIL_TOPIC_ENV = "ERRATA_EMAIL_TOPIC_ARN"
+NOTIFICATIONS_QUEUE_ENV = "ERRATA_NOTIFICATIONS_QUEUE_URL"
+PARAMETERS_PREFIX_ENV = "ERRATA_PARAMETERS_PREFIX"
+PAGERDUTY_URL_ENV = "ERRATA_PAGERDUTY_EVENTS_URL"
+OUTBOX_ENV = "ERRATA_OUTBOX_DIR"  # local only: where undelivered notifications become files
+NOTIFICATION_BACKOFF_ENV = "ERRATA_NOTIFICATION_BACKOFF_SECONDS"
 
 
 class Settings(BaseModel):
@@ -33,6 +42,14 @@ class Settings(BaseModel):
     source_maps_bucket: str = ""
     dead_letter_queue_url: str = ""
     event_bus: str = ""
+    alert_rules_table: str = ""
+    dashboard_url: str = ""
+    email_topic_arn: str = ""
+    notifications_queue_url: str = ""
+    parameters_prefix: str = "/errata/local"
+    pagerduty_url: str = ""
+    outbox_dir: str = ""
+    notification_backoff_seconds: int = NOTIFICATION_BACKOFF_SECONDS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,6 +66,14 @@ class Settings(BaseModel):
             source_maps_bucket=env.get(SOURCE_MAPS_BUCKET_ENV, ""),
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
             event_bus=env.get(EVENT_BUS_ENV, ""),
+            alert_rules_table=env.get(ALERT_RULES_TABLE.env_var, ""),
+            dashboard_url=env.get(DASHBOARD_URL_ENV, ""),
+            email_topic_arn=env.get(EMAIL_TOPIC_ENV, ""),
+            notifications_queue_url=env.get(NOTIFICATIONS_QUEUE_ENV, ""),
+            parameters_prefix=env.get(PARAMETERS_PREFIX_ENV, "/errata/local"),
+            pagerduty_url=env.get(PAGERDUTY_URL_ENV, ""),
+            outbox_dir=env.get(OUTBOX_ENV, ""),
+            notification_backoff_seconds=int(env.get(NOTIFICATION_BACKOFF_ENV, str(NOTIFICATION_BACKOFF_SECONDS))),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -65,4 +90,12 @@ class Settings(BaseModel):
             SOURCE_MAPS_BUCKET_ENV: self.source_maps_bucket,
             DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,
             EVENT_BUS_ENV: self.event_bus,
+            ALERT_RULES_TABLE.env_var: self.alert_rules_table,
+            DASHBOARD_URL_ENV: self.dashboard_url,
+            EMAIL_TOPIC_ENV: self.email_topic_arn,
+            NOTIFICATIONS_QUEUE_ENV: self.notifications_queue_url,
+            PARAMETERS_PREFIX_ENV: self.parameters_prefix,
+            PAGERDUTY_URL_ENV: self.pagerduty_url,
+            OUTBOX_ENV: self.outbox_dir,
+            NOTIFICATION_BACKOFF_ENV: str(self.notification_backoff_seconds),
         }

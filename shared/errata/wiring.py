@@ -11,11 +11,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from errata.alerts.delivery import PAGERDUTY_EVENTS_URL, Delivery
+from errata.alerts.engine import AlertEngine, MinuteEvaluator
+from errata.alerts.signals import SignalReader
 from errata.dashboard import IssueQueries
 from errata.ingest import IngestService, ProjectKeys, ProjectQuota
 from errata.processing import IssueBatch
 from errata.settings import Settings
 from errata.store.alert_bus import AlertBus
+from errata.store.alert_rules import AlertRuleStore
 from errata.store.artifacts import ArtifactStore
 from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
@@ -78,6 +82,7 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         alert_bus=AlertBus(clients["events"], settings.event_bus),
         aliases=_issue_aliases(settings, IssueStore(dynamodb, settings.issues_table)),
         symbolicator=_symbolicator(settings, clients),
+        dashboard_url=settings.dashboard_url,
     )
 
 
@@ -141,3 +146,61 @@ def issue_queries(settings: Settings, clients: Clients) -> IssueQueries:
 
 def project_store(settings: Settings, clients: Clients) -> ProjectStore:
     return ProjectStore(clients["dynamodb"], settings.projects_table)
+
+
+def alert_bus(settings: Settings, clients: Clients) -> AlertBus:
+    return AlertBus(clients["events"], settings.event_bus)
+
+
+def alert_rule_store(settings: Settings, clients: Clients) -> AlertRuleStore:
+    return AlertRuleStore(clients["dynamodb"], settings.alert_rules_table)
+
+
+def alert_engine(settings: Settings, clients: Clients) -> AlertEngine:
+    counters = CounterStore(clients["dynamodb"], settings.counters_table)
+    return AlertEngine(alert_rule_store(settings, clients), alert_bus(settings, clients), SignalReader(counters))
+
+
+def minute_evaluator(settings: Settings, clients: Clients) -> MinuteEvaluator:
+    dynamodb = clients["dynamodb"]
+    counters = CounterStore(dynamodb, settings.counters_table)
+    return MinuteEvaluator(
+        rules=alert_rule_store(settings, clients),
+        bus=alert_bus(settings, clients),
+        issues=IssueStore(dynamodb, settings.issues_table),
+        counters=counters,
+        signals=SignalReader(counters),
+        dashboard_url=settings.dashboard_url,
+    )
+
+
+def delivery(settings: Settings, clients: Clients) -> Delivery:
+    from pathlib import Path
+
+    import urllib3
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    ssm = SSMProvider(boto3_client=clients["ssm"])
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=3, read=10), retries=False)
+
+    def secret(name: str) -> str | None:
+        try:
+            value = ssm.get(name, decrypt=True, max_age=300)
+        except GetParameterError:
+            return None
+        return value if isinstance(value, str) else None
+
+    def post(url: str, body: dict[str, Any]) -> tuple[int, str]:
+        response = http.request("POST", url, json=body, headers={"Content-Type": "application/json"})
+        return response.status, response.data.decode(errors="replace")
+
+    return Delivery(
+        secret=secret,
+        post=post,
+        sns=clients["sns"],
+        email_topic_arn=settings.email_topic_arn,
+        parameters_prefix=settings.parameters_prefix,
+        pagerduty_url=settings.pagerduty_url or PAGERDUTY_EVENTS_URL,
+        outbox=Path(settings.outbox_dir) if settings.outbox_dir else None,
+    )

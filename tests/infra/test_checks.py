@@ -13,6 +13,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from errata.naming import physical_name
+from errata_local.alerting import provision_alerting
 from errata_local.aws import TABLES, EmbeddedAws
 from tests.infra.conftest import SynthesizedStage
 
@@ -112,8 +113,19 @@ def test_the_local_stack_and_the_template_agree(local_aws: EmbeddedAws, stages: 
 
     streams = [r["Properties"]["Name"] for r in template.values() if r["Type"] == "AWS::Kinesis::Stream"]
     assert streams == [settings.events_stream]
-    queues = [r["Properties"]["QueueName"] for r in template.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert queues == [settings.dead_letter_queue_url.rsplit("/", 1)[1]]
+    queues = {r["Properties"]["QueueName"] for r in template.values() if r["Type"] == "AWS::SQS::Queue"}
+    alerting = provision_alerting(local_aws.client, stage.config.prefix, settings.event_bus, 60)
+    local_queues = [
+        settings.dead_letter_queue_url,
+        alerting.notifications_queue_url,
+        alerting.notifications_dead_letters_url,
+    ]
+    assert queues == {url.rsplit("/", 1)[1] for url in local_queues}
+    topics = {r["Properties"]["TopicName"] for r in template.values() if r["Type"] == "AWS::SNS::Topic"}
+    local_topics = {
+        arn.rsplit(":", 1)[1] for arn in (alerting.page_topic_arn, alerting.notify_topic_arn, alerting.email_topic_arn)
+    }
+    assert topics == local_topics | {f"{stage.config.prefix}-operations"}
     bucket_prefixes = [
         r["Properties"]["BucketName"]["Fn::Join"][1][0]
         for r in template.values()

@@ -50,9 +50,9 @@ def test_the_layer_carries_the_domain_package_and_the_functions_their_handlers(s
     assert (site / "errata" / "processing.py").is_file()
     assert not list(site.rglob("__pycache__"))
     functions = LAYER_DIR.parent / "functions"
-    assert sorted(p.name for p in functions.iterdir()) == ["api", "ingest", "process"]
+    assert sorted(p.name for p in functions.iterdir()) == ["alert", "api", "ingest", "notify", "process"]
     assert (functions / "api" / "dashboard.html").is_file()
-    for name in ("api", "ingest", "process"):
+    for name in ("alert", "api", "ingest", "notify", "process"):
         assert (functions / name / "handler.py").is_file()
 
 

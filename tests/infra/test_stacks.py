@@ -35,6 +35,13 @@ def _role_statements(stage: SynthesizedStage, function_name: str) -> list[dict[s
     return statements
 
 
+def _kinesis_mapping(stage: SynthesizedStage) -> dict[str, Any]:
+    mappings = stage.services.find_resources("AWS::Lambda::EventSourceMapping")
+    return _one({k: m for k, m in mappings.items() if "EventsStream" in str(m["Properties"]["EventSourceArn"])})[
+        "Properties"
+    ]
+
+
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
     actions: set[str] = set()
     for statement in statements:
@@ -47,7 +54,7 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
     stage: SynthesizedStage,
 ) -> None:
     processor = stage.config.processor
-    mapping = _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"]
+    mapping = _kinesis_mapping(stage)
     assert mapping["BatchSize"] == processor.batch_size
     assert mapping["MaximumBatchingWindowInSeconds"] == processor.batching_window_seconds
     assert mapping["BisectBatchOnFunctionError"] is True
@@ -61,16 +68,13 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
 
 
 def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> None:
-    sizes = {
-        name: _one(stage.services.find_resources("AWS::Lambda::EventSourceMapping"))["Properties"]["BatchSize"]
-        for name, stage in stages.items()
-    }
+    sizes = {name: _kinesis_mapping(stage)["BatchSize"] for name, stage in stages.items()}
     assert sizes == {"dev": 100, "prod": 500}
 
 
 def test_tables_are_on_demand_with_ttl_and_pitr_and_retain_only_in_prod(stage: SynthesizedStage) -> None:
     prod = stage.config.stage == "prod"
-    assert len(stage.storage.find_resources("AWS::DynamoDB::GlobalTable")) == len(TABLES) == 6
+    assert len(stage.storage.find_resources("AWS::DynamoDB::GlobalTable")) == len(TABLES) == 7
     for spec in TABLES:
         table = _table(stage, spec.logical_name)
         properties = table["Properties"]
@@ -171,13 +175,17 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
         "s3:GetObject",
         "s3:PutObject",  # presigned artifact uploads
         "s3:ListBucket",  # a release's artifacts
+        "dynamodb:PutItem",  # alert rules
+        "dynamodb:BatchWriteItem",  # alert rules (the defaults copied in with the first rule)
+        "dynamodb:DeleteItem",  # alert rules
+        "events:PutEvents",  # Issue Resolved
     }
     assert "dynamodb:Query" not in process_actions, "the processor writes; only the API reads by query"
 
 
 def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: SynthesizedStage) -> None:
     functions = stage.services.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 3
+    assert len(functions) == 5
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Architectures"] == ["arm64"]
@@ -208,10 +216,10 @@ def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> 
 def test_operator_alarms_notify_the_operations_topic(stage: SynthesizedStage) -> None:
     alarms = stage.services.find_resources("AWS::CloudWatch::Alarm")
     metrics = {alarm["Properties"]["MetricName"] for alarm in alarms.values()}
-    assert metrics == {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5xx", "Errors"}
+    assert metrics == {"IteratorAge", "ApproximateNumberOfMessagesVisible", "5xx", "Errors", "failed", "dead_lettered"}
     for alarm in alarms.values():
         assert "OperationsTopic" in str(alarm["Properties"]["AlarmActions"])
-    subscriptions = stage.storage.find_resources("AWS::SNS::Subscription")
+    subscriptions = stage.storage.find_resources("AWS::SNS::Subscription", {"Properties": {"Protocol": "email"}})
     endpoints = {s["Properties"]["Endpoint"] for s in subscriptions.values()}
     assert endpoints == {"oncall@example.com", "team@example.com"}
     assert len(stage.storage.find_resources("AWS::Events::EventBus")) == 1

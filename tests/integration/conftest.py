@@ -13,14 +13,34 @@ import pytest
 import requests
 
 from errata.store.projects import Project, ProjectStore
-from errata_local.stack import LocalStack, StackInfo
+from errata_local.stack import AlertingOptions, LocalStack, StackInfo
+from tests.integration.vendors import FakePagerDuty, FakeSlack
 
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    local = LocalStack(port=0)
+def pagerduty() -> Iterator[FakePagerDuty]:
+    with FakePagerDuty() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, pagerduty: FakePagerDuty) -> Iterator[LocalStack]:
+    # The evaluator's timer is off: tests run it when they mean to (stack.evaluate_alerts()).
+    alerting = AlertingOptions(
+        outbox=tmp_path_factory.mktemp("outbox"),
+        evaluator_seconds=3600,
+        notification_backoff_seconds=1,
+        pagerduty_url=pagerduty.url,
+    )
+    local = LocalStack(port=0, alerting=alerting)
     local.start()
     yield local
     local.stop()

@@ -81,13 +81,16 @@ def test_a_resolved_issue_regresses_only_in_a_later_release(project: TestProject
     _send(project, shard, "payment declined", "api@3.2.0")
     assert _issue(project, "payment declined")["status"] == "regressed"
     [event] = regressions()
-    assert event == {
+    assert {k: event[k] for k in ("project_id", "issue_id", "title", "release", "resolved_release")} == {
         "project_id": project.project_id,
         "issue_id": issue["id"],
         "title": "payment declined",
         "release": "api@3.2.0",
         "resolved_release": "api@3.1.0",
     }
+    assert event["counts"]["total"] == 4 and event["url"].endswith(
+        f"/projects/{project.project_id}/issues/{issue['id']}"
+    )
 
 
 def test_releases_that_are_not_versions_follow_deploy_order(project: TestProject, regressions: Any) -> None:

@@ -1,21 +1,26 @@
-"""The EventBridge bus the alerting rules listen on. The processor puts `Issue Regressed` events here."""
+"""The stage's EventBridge bus: domain events (`Issue Created`, `Issue Regressed`, `Issue Escalating`,
+`Issue Resolved`, `Release Unhealthy`) and the `Alert Triggered` notifications the rules make of them."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-SOURCE = "errata.processor"
+from pydantic import BaseModel
+
+PROCESSOR_SOURCE = "errata.processor"
+EVALUATOR_SOURCE = "errata.evaluator"
+API_SOURCE = "errata.api"
+ALERTS_SOURCE = "errata.alerts"
+_ENTRIES_PER_CALL = 10  # PutEvents takes ten entries a call
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
-class Regression:
-    project_id: str
-    issue_id: str
-    title: str
-    release: str | None
-    resolved_release: str | None
+class BusEvent:
+    source: str
+    detail_type: str
+    detail: BaseModel
 
 
 class AlertBus:
@@ -23,17 +28,32 @@ class AlertBus:
         self._events = events
         self._bus = bus_name
 
-    def put_regressions(self, regressions: list[Regression]) -> None:
-        for start in range(0, len(regressions), 10):  # PutEvents takes ten entries a call
-            entries = [
-                {
-                    "EventBusName": self._bus,
-                    "Source": SOURCE,
-                    "DetailType": "Issue Regressed",
-                    "Detail": json.dumps(asdict(r)),
-                }
-                for r in regressions[start : start + 10]
-            ]
-            response = self._events.put_events(Entries=entries)
-            if response.get("FailedEntryCount"):
-                raise RuntimeError(f"{response['FailedEntryCount']} regression events were not accepted")
+    def publish(self, events: list[BusEvent]) -> list[int]:
+        """Puts every event, ten a call, retrying the entries PutEvents reports as failed. Returns the indexes
+        of the events still not accepted after the retries (the caller keeps them to try again later)."""
+        pending = list(range(len(events)))
+        for _ in range(_ATTEMPTS):
+            failed: list[int] = []
+            for start in range(0, len(pending), _ENTRIES_PER_CALL):
+                chunk = pending[start : start + _ENTRIES_PER_CALL]
+                entries = [
+                    {
+                        "EventBusName": self._bus,
+                        "Source": events[i].source,
+                        "DetailType": events[i].detail_type,
+                        "Detail": events[i].detail.model_dump_json(),
+                    }
+                    for i in chunk
+                ]
+                try:
+                    response = self._events.put_events(Entries=entries)
+                except Exception:
+                    failed.extend(chunk)
+                    continue
+                results = response.get("Entries", [])
+                failed.extend(i for i, result in zip(chunk, results, strict=False) if result.get("ErrorCode"))
+                failed.extend(chunk[len(results) :])  # entries the answer did not account for
+            pending = failed
+            if not pending:
+                break
+        return pending

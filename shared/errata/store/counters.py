@@ -5,6 +5,8 @@
     issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped)
     project#<project>               m#<YYYY-MM-DDTHH:MM>   events (ADD)
     project#<project>               h#<YYYY-MM-DDTHH>      events (ADD)
+    project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
+    active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
 last week is always there for spike alerts. Windows are written in the processor's batch transaction, one
@@ -27,6 +29,7 @@ COUNTERS_TABLE = TableSpec(
     ttl_attribute="expires_at",
 )
 _FORMATS = {"minute": ("m#", "%Y-%m-%dT%H:%M"), "hour": ("h#", "%Y-%m-%dT%H")}
+_USERS_PREFIX = "u#"
 
 Window = Literal["minute", "hour"]
 WINDOW_TTL = {"minute": timedelta(days=2), "hour": timedelta(days=15)}
@@ -57,6 +60,19 @@ def project_key(project_id: str) -> str:
 
 def traffic_key(project_id: str) -> str:
     return f"traffic#{project_id}"
+
+
+def active_key(moment: datetime) -> str:
+    return "active#" + window_key(moment, "minute").removeprefix("m#")
+
+
+@dataclass(frozen=True)
+class UserSketch:
+    """A project's distinct users in one hour: the denominator of an issue's user share."""
+
+    sketch: bytes | None
+    users: int
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,82 @@ class CounterStore:
             }
         }
 
+    def active_item(self, project_id: str, moment: datetime, events: int) -> dict[str, Any]:
+        """Marks the project active in the minute of `moment`, so the minute evaluator visits only projects
+        that had events."""
+        expires_at = int((window_start(moment, "minute") + timedelta(hours=2)).timestamp())
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"pk": active_key(moment), "sk": project_id}),
+                "UpdateExpression": "ADD events :events SET expires_at = :expires_at",
+                "ExpressionAttributeValues": to_item({":events": events, ":expires_at": expires_at}),
+            }
+        }
+
+    def active_projects(self, since: datetime, until: datetime) -> set[str]:
+        """Projects with events in any minute from `since` to `until` (one Query per minute)."""
+        projects: set[str] = set()
+        moment = window_start(since, "minute")
+        while moment <= until:
+            response = self._dynamodb.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=to_item({":pk": active_key(moment)}),
+                ProjectionExpression="sk",
+            )
+            projects.update(from_item(item)["sk"] for item in response.get("Items", []))
+            moment += timedelta(minutes=1)
+        return projects
+
+    def user_sketches(self, keys: list[tuple[str, datetime]]) -> dict[tuple[str, str], UserSketch]:
+        """The hour user sketches of (project, moment), keyed by (project, hour window key); consistent."""
+        unique = sorted({(project, window_key(moment, "hour")) for project, moment in keys})
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"pk": project_key(project), "sk": _USERS_PREFIX + hour.removeprefix("h#")} for project, hour in unique],
+            projection="pk, sk, sketch, #users, revision",
+            names={"#users": "users"},
+            consistent=True,
+        )
+        return {
+            (values["pk"].removeprefix("project#"), "h#" + values["sk"].removeprefix(_USERS_PREFIX)): UserSketch(
+                values.get("sketch"), int(values.get("users", 0)), int(values.get("revision", 0))
+            )
+            for values in items
+        }
+
+    def user_sketch_item(
+        self, project_id: str, moment: datetime, sketch: bytes, users: int, prior: UserSketch | None
+    ) -> dict[str, Any]:
+        """A TransactWriteItems entry replacing the hour's sketch; it fails if another writer changed it."""
+        hour = window_key(moment, "hour").removeprefix("h#")
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"pk": project_key(project_id), "sk": _USERS_PREFIX + hour}),
+            "UpdateExpression": "SET sketch = :sketch, #users = :users, expires_at = :expires_at ADD revision :one",
+            "ExpressionAttributeNames": {"#users": "users"},
+        }
+        values: dict[str, Any] = {
+            ":sketch": sketch,
+            ":users": users,
+            ":one": 1,
+            ":expires_at": int((window_start(moment, "hour") + WINDOW_TTL["hour"]).timestamp()),
+        }
+        if prior is None:
+            update["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            update["ConditionExpression"] = "revision = :revision"
+            values[":revision"] = prior.revision
+        update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
+
+    def project_users(self, project_id: str, moment: datetime) -> int:
+        """Distinct users of the project in the hour holding `moment`."""
+        sketch = self.user_sketches([(project_id, moment)]).get((project_id, window_key(moment, "hour")))
+        return sketch.users if sketch else 0
+
     def traffic(self, project_id: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
         response = self._dynamodb.query(
             TableName=self._table,
@@ -139,6 +231,17 @@ class CounterStore:
             ProjectionExpression="events",
         )
         return int(from_item(response["Item"]).get("events", 0)) if "Item" in response else 0
+
+    def window_activity(self, pk: str, moment: datetime, window: Window) -> tuple[int, set[str]]:
+        """Events and the listed users of the window holding `moment`."""
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key=to_item({"pk": pk, "sk": window_key(moment, window)}),
+            ProjectionExpression="events, #users",
+            ExpressionAttributeNames={"#users": "users"},
+        )
+        values = from_item(response["Item"]) if "Item" in response else {}
+        return int(values.get("events", 0)), set(values.get("users", []))
 
     def events_many(self, keys: list[tuple[str, datetime, Window]]) -> dict[tuple[str, str], int]:
         """Events in each (pk, window holding moment), keyed by (pk, window key); absent windows are 0."""

@@ -3,7 +3,8 @@ project with the total as sort key, so "top issues by frequency/recency/users" i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,12 +22,30 @@ SORT_INDEXES: dict[str, GlobalIndex] = {
 }
 # Issues first seen in a release: `release_key` is "<project>#<first release>", set with the first release.
 FIRST_RELEASE_INDEX = GlobalIndex("by_first_release", KeyAttribute("release_key"), KeyAttribute("first_seen"))
+# The outbox: an issue whose `Issue Created`/`Issue Regressed` event is not yet on the bus carries it in
+# `outbox_type`/`outbox_detail`, written in the batch's transaction; `outbox_pk` puts it on this sparse
+# index until the event is published, so the minute evaluator can publish what a failed put left behind.
+ANNOUNCEMENTS_INDEX = GlobalIndex(
+    "pending_announcements", KeyAttribute("outbox_pk"), KeyAttribute("outbox_at"), projection="KEYS_ONLY"
+)
+_OUTBOX_PK = "pending"
 ISSUES_TABLE = TableSpec(
     logical_name="issues",
     partition_key=_PROJECT,
     sort_key=KeyAttribute("issue_id"),
-    indexes=(*SORT_INDEXES.values(), FIRST_RELEASE_INDEX),
+    indexes=(*SORT_INDEXES.values(), FIRST_RELEASE_INDEX, ANNOUNCEMENTS_INDEX),
 )
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A domain event kept on its issue until it is on the bus."""
+
+    project_id: str
+    issue_id: str
+    detail_type: str
+    detail: str  # JSON of errata.models.alerts.AlertDetail
+    at: str
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,7 @@ class IssueState:
     last_seen: str
     user_sketch: bytes | None
     event_count: int = 0
+    user_count: int = 0
     status: str = "unresolved"
     resolved_release: str | None = None
     ignore_until_count: int | None = None
@@ -70,6 +90,9 @@ class IssueDelta:
     last_release: str | None
     last_event_id: str
     payload_key: str
+    environment: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    route: str | None = None
 
 
 class IssueStore:
@@ -82,7 +105,7 @@ class IssueStore:
             self._dynamodb,
             self._table,
             [{"project_id": p, "issue_id": i} for p, i in project_issue_ids],
-            projection="project_id, issue_id, revision, last_seen, user_sketch, event_count, #status, "
+            projection="project_id, issue_id, revision, last_seen, user_sketch, event_count, user_count, #status, "
             "resolved_release, ignore_until_count, ignore_until",
             names={"#status": "status"},
             consistent=True,
@@ -93,6 +116,7 @@ class IssueStore:
                 last_seen=values.get("last_seen", ""),
                 user_sketch=values.get("user_sketch"),
                 event_count=int(values.get("event_count", 0)),
+                user_count=int(values.get("user_count", 0)),
                 status=values.get("status", "unresolved"),
                 resolved_release=values.get("resolved_release"),
                 ignore_until_count=values.get("ignore_until_count"),
@@ -108,8 +132,10 @@ class IssueStore:
         user_sketch: bytes | None,
         user_count: int,
         status_change: StatusChange | None = None,
+        announcement: Announcement | None = None,
     ) -> dict[str, Any]:
-        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`."""
+        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`. An
+        announcement rides along into the outbox (ANNOUNCEMENTS_INDEX)."""
         last_seen = iso_utc(delta.last_seen)
         if state is not None and state.last_seen > last_seen:
             last_seen = state.last_seen  # another shard already saw a later event
@@ -148,6 +174,24 @@ class IssueStore:
         if delta.last_release is not None:
             sets.append("last_release = :last_release")
             values[":last_release"] = delta.last_release
+        for name, value in (("environment", delta.environment), ("route", delta.route)):
+            if value is not None:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        if delta.tags:
+            sets.append("tags = :tags")
+            values[":tags"] = delta.tags
+        if announcement is not None:
+            sets.append("outbox_pk = :outbox_pk, outbox_at = :outbox_at, outbox_type = :outbox_type")
+            sets.append("outbox_detail = :outbox_detail")
+            values.update(
+                {
+                    ":outbox_pk": _OUTBOX_PK,
+                    ":outbox_at": announcement.at,
+                    ":outbox_type": announcement.detail_type,
+                    ":outbox_detail": announcement.detail,
+                }
+            )
         removes: list[str] = []
         if status_change:
             values[":status"] = status_change.status
@@ -178,6 +222,53 @@ class IssueStore:
             values[":revision"] = state.revision
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
+
+    def pending_announcements(self, limit: int = 100) -> list[Announcement]:
+        """Announcements still in the outbox, oldest first (a Query of the sparse index, then the items)."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=ANNOUNCEMENTS_INDEX.name,
+            KeyConditionExpression="outbox_pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": _OUTBOX_PK}),
+            Limit=limit,
+        )
+        keys = [from_item(item) for item in response.get("Items", [])]
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"project_id": k["project_id"], "issue_id": k["issue_id"]} for k in keys],
+            projection="project_id, issue_id, outbox_type, outbox_detail, outbox_at",
+            consistent=True,
+        )
+        found = [
+            Announcement(i["project_id"], i["issue_id"], i["outbox_type"], i["outbox_detail"], i["outbox_at"])
+            for i in items
+            if "outbox_at" in i
+        ]
+        return sorted(found, key=lambda announcement: announcement.at)
+
+    def clear_announcement(self, announcement: Announcement) -> None:
+        """Takes a published announcement out of the outbox, unless a newer one replaced it meanwhile."""
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item({"project_id": announcement.project_id, "issue_id": announcement.issue_id}),
+                UpdateExpression="REMOVE outbox_pk, outbox_at, outbox_type, outbox_detail",
+                ConditionExpression="outbox_at = :at",
+                ExpressionAttributeValues=to_item({":at": announcement.at}),
+            )
+
+    def recently_active(self, project_id: str, since: str, limit: int = 500) -> list[dict[str, Any]]:
+        """Issues seen at or after `since`: the work of the minute evaluator is O(active issues)."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            IndexName=SORT_INDEXES["recency"].name,
+            KeyConditionExpression="project_id = :project AND last_seen >= :since",
+            ExpressionAttributeValues=to_item({":project": project_id, ":since": since}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [from_item(item) for item in response.get("Items", [])]
 
     def list_issues(self, project_id: str, sort: IssueSort, limit: int) -> list[dict[str, Any]]:
         response = self._dynamodb.query(

@@ -20,6 +20,8 @@ class GlobalIndex:
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
+    # KEYS_ONLY for sparse work-list indexes, whose readers fetch the item itself anyway.
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class TableSpec:
                 {
                     "IndexName": index.name,
                     "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": index.projection},
                 }
                 for index in self.indexes
             ]
