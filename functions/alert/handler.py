@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from errata.models.alerts import AlertDetail
 from errata.settings import Settings
 from errata.timefmt import utc_now
-from errata.wiring import Clients, alert_engine, minute_evaluator
+from errata.wiring import Clients, cached_alert_engine, minute_evaluator
 
 logger = Logger(service="alert")
 metrics = Metrics(namespace="Errata", service="alert")
@@ -38,7 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return summary
     bus_event = parse(event=event, model=EventBridgeModel)
     detail = AlertDetail.model_validate(bus_event.detail)
-    notifications = alert_engine(*_wired()).on_domain_event(bus_event.detail_type, detail, utc_now())
+    notifications = cached_alert_engine(*_wired()).on_domain_event(bus_event.detail_type, detail, utc_now())
     metrics.add_metric(name="notifications", unit=MetricUnit.Count, value=len(notifications))
     logger.info("alert rules applied", extra={"trigger": event["detail-type"], "notifications": len(notifications)})
     return {"notifications": len(notifications)}

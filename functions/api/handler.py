@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from errata.alerts.announcements import issue_url
 from errata.dashboard import IssueQueries
 from errata.models.alerts import ISSUE_RESOLVED, AlertDetail, AlertRule, AlertRuleInput, AlertRuleList
 from errata.models.artifacts import ArtifactList, ArtifactUploadPlan, ArtifactUploadRequest, ArtifactView, UploadSlot
@@ -28,7 +29,6 @@ from errata.models.issue import (
     UserIssueList,
     WindowCountList,
 )
-from errata.processing import issue_url
 from errata.settings import Settings
 from errata.store.alert_bus import API_SOURCE, AlertBus, BusEvent
 from errata.store.alert_rules import AlertRuleStore

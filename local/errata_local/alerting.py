@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ALERT_INPUT_QUEUE = "alert-function-input"
 EMAIL_QUEUE = "email-outbox"
-_IDLE_SLEEP = (0.02, 0.25)  # from fast to slow while nothing moves, so an idle stack costs little CPU
+# Long polls: moto's SQS wakes a waiting receive when a message arrives, so a hop costs no polling delay and
+# an idle queue one request a second (the wait is short so that stop() returns promptly).
+_WAIT_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,19 @@ class AlertDispatcher:
         self._evaluator_seconds = evaluator_seconds
         self._evaluate_lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._drain_loop, name="alert-dispatcher", daemon=True),
-            threading.Thread(target=self._schedule_loop, name="alert-evaluator", daemon=True),
+        queues: list[tuple[str, Callable[[list[dict[str, Any]]], list[dict[str, Any]]]]] = [
+            (resources.alert_input_url, self._to_alert_function),
+            *((url, functools.partial(self._relay, topic_arn=arn)) for url, arn in resources.relay_urls.items()),
+            (resources.notifications_queue_url, self._to_notifier),
+            (resources.email_queue_url, self._to_email),
         ]
+        self._threads = [
+            threading.Thread(
+                target=self._queue_loop, args=queue, name=f"alerts-{queue[0].rsplit('/', 1)[-1]}", daemon=True
+            )
+            for queue in queues
+        ]
+        self._threads.append(threading.Thread(target=self._schedule_loop, name="alert-evaluator", daemon=True))
 
     def start(self) -> None:
         for thread in self._threads:
@@ -177,41 +188,23 @@ class AlertDispatcher:
             except Exception:
                 logger.exception("the minute evaluator failed")
 
-    def _drain_loop(self) -> None:
-        sleep = _IDLE_SLEEP[0]
+    def _queue_loop(self, url: str, handle: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
         while not self._stop.is_set():
             try:
-                moved = self.drain_once()
+                messages = self._sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=_WAIT_SECONDS, AttributeNames=["All"]
+                ).get("Messages", [])
+                done = handle(messages) if messages else []
+                if done:
+                    self._sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                    )
             except Exception:
                 if self._stop.is_set():
                     return
-                logger.exception("alert dispatch failed; retrying")
-                moved = 0
-            sleep = _IDLE_SLEEP[0] if moved else min(sleep * 2, _IDLE_SLEEP[1])
-            if not moved:
-                self._stop.wait(sleep)
-
-    def drain_once(self) -> int:
-        moved = self._drain(self._resources.alert_input_url, self._to_alert_function)
-        for url, topic_arn in self._resources.relay_urls.items():
-            moved += self._drain(url, functools.partial(self._relay, topic_arn=topic_arn))
-        moved += self._drain(self._resources.notifications_queue_url, self._to_notifier)
-        moved += self._drain(self._resources.email_queue_url, self._to_email)
-        return moved
-
-    def _drain(self, url: str, handle: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> int:
-        messages = self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            return 0
-        done = handle(messages)
-        if done:
-            self._sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
-        return len(messages)
+                logger.exception("alert dispatch from %s failed; retrying", url)
+                self._stop.wait(0.5)
 
     def _to_alert_function(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         done = []

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from errata.alerts.announcements import issue_url, publish_announcements
 from errata.errors import UnprocessableRecord
 from errata.grouping.fingerprint import Grouping, fingerprint_event
 from errata.grouping.rules import parse_rules
@@ -34,7 +35,7 @@ from errata.sampling import plan_samples
 from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
 from errata.stacktrace_text import attach_text_stacktrace
-from errata.store.alert_bus import PROCESSOR_SOURCE, AlertBus, BusEvent
+from errata.store.alert_bus import AlertBus
 from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
@@ -570,25 +571,6 @@ def _segments(
         end = max(n for n in (last, tail) if n is not None)
         segments.append((current, end))
     return segments
-
-
-def issue_url(dashboard_url: str, project_id: str, issue_id: str) -> str:
-    return f"{dashboard_url.rstrip('/')}/#/projects/{project_id}/issues/{issue_id}"
-
-
-def publish_announcements(bus: AlertBus, issues: IssueStore, announcements: list[Announcement]) -> list[int]:
-    """Puts announcements on the bus and clears those accepted from the outbox; returns the indexes of the
-    ones left there. A clear that fails leaves an event that is published again: the rules' action interval
-    makes that harmless."""
-    events = [
-        BusEvent(PROCESSOR_SOURCE, a.detail_type, AlertDetail.model_validate_json(a.detail)) for a in announcements
-    ]
-    failed = bus.publish(events)
-    left = set(failed)
-    for index, announcement in enumerate(announcements):
-        if index not in left:
-            issues.clear_announcement(announcement)
-    return failed
 
 
 def _capped(value: str | None, limit: int) -> str | None:

@@ -161,6 +161,17 @@ def alert_engine(settings: Settings, clients: Clients) -> AlertEngine:
     return AlertEngine(alert_rule_store(settings, clients), alert_bus(settings, clients), SignalReader(counters))
 
 
+_ENGINES: dict[tuple[str, int], AlertEngine] = {}
+
+
+def cached_alert_engine(settings: Settings, clients: Clients) -> AlertEngine:
+    """One per container, so the project-hour cache of its signal reader outlives an invocation."""
+    key = (settings.counters_table, id(clients))  # the engine holds `clients`, so the id stays unique
+    if key not in _ENGINES:
+        _ENGINES[key] = alert_engine(settings, clients)
+    return _ENGINES[key]
+
+
 def minute_evaluator(settings: Settings, clients: Clients) -> MinuteEvaluator:
     dynamodb = clients["dynamodb"]
     counters = CounterStore(dynamodb, settings.counters_table)

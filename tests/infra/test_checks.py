@@ -126,6 +126,16 @@ def test_the_local_stack_and_the_template_agree(local_aws: EmbeddedAws, stages: 
         arn.rsplit(":", 1)[1] for arn in (alerting.page_topic_arn, alerting.notify_topic_arn, alerting.email_topic_arn)
     }
     assert topics == local_topics | {f"{stage.config.prefix}-operations"}
+    # The routes the local stack put on moto's bus are the rules of the template (errata.alerts.routes).
+    local_rules = local_aws.client("events").list_rules(EventBusName=settings.event_bus)["Rules"]
+    deployed = [
+        r["Properties"]["EventPattern"]
+        for r in stage.services.to_json()["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    ]
+    assert sorted(json.dumps(json.loads(r["EventPattern"]), sort_keys=True) for r in local_rules) == sorted(
+        json.dumps(pattern, sort_keys=True) for pattern in deployed
+    )
     bucket_prefixes = [
         r["Properties"]["BucketName"]["Fn::Join"][1][0]
         for r in template.values()

@@ -94,12 +94,13 @@ def charge(kind: type[Exception], text: str) -> None:
 
 def capture(kind: type[Exception], text: str, times: int = 1, user: dict[str, str] | None = None) -> None:
     for _ in range(times):
-        if user is not None:
-            sentry_sdk.set_user(user)
-        try:
-            charge(kind, text)
-        except Exception as exc:
-            sentry_sdk.capture_exception(exc)
+        with sentry_sdk.isolation_scope() as scope:  # the user stays with these events, not the next test's
+            if user is not None:
+                scope.set_user(user)
+            try:
+                charge(kind, text)
+            except Exception as exc:
+                sentry_sdk.capture_exception(exc)
     sentry_sdk.flush(timeout=5)
 
 

@@ -20,6 +20,7 @@ from errata.models.alerts import Notification
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _HEADER_MAX = 150  # Slack header block text
 _FIELD_MAX = 2000  # Slack section field text
+_SECTION_MAX = 3000  # Slack section text
 _SUMMARY_MAX = 1024  # PagerDuty payload.summary
 
 
@@ -65,11 +66,12 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     context = f"Rule *{notification.rule_name}* ({notification.urgency} urgency)"
     if notification.paging_held_back:
         context += ": not paged, the blast radius is below the rule's bound"
+    summary = (f"`{alert.culprit}`\n" if alert.culprit else "") + alert.reason
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline(notification)[:_HEADER_MAX]}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": (f"`{alert.culprit}`\n" if alert.culprit else "") + alert.reason},
+            "text": {"type": "mrkdwn", "text": summary[:_SECTION_MAX]},
             "fields": [
                 {"type": "mrkdwn", "text": f"*{name}*\n{value}"[:_FIELD_MAX]} for name, value in _facts(notification)
             ],

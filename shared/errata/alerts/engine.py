@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from errata.alerts.announcements import issue_url, publish_announcements
 from errata.alerts.rules import notifications_for, resolutions_for, rule_fires
 from errata.alerts.signals import IssueSignals, ProjectHour, SignalReader, blast_radius
 from errata.models.alerts import (
@@ -30,7 +31,6 @@ from errata.models.alerts import (
     Notification,
     ReleaseHealth,
 )
-from errata.processing import issue_url, publish_announcements
 from errata.store.alert_bus import ALERTS_SOURCE, EVALUATOR_SOURCE, AlertBus, BusEvent
 from errata.store.alert_rules import AlertRuleStore
 from errata.store.counters import CounterStore
@@ -79,7 +79,7 @@ class AlertEngine:
 
     def _with_blast_radius(self, detail: AlertDetail, now: datetime) -> AlertDetail:
         assert detail.issue_id is not None
-        issue = self._signals.issue(detail.project_id, detail.issue_id, now)
+        issue = self._signals.issue_hour(detail.project_id, detail.issue_id, now)
         project = self._signals.project_hour(detail.project_id, now)
         radius = blast_radius(
             issue, project, detail.blast_radius.route, clients=max(detail.users, len(issue.hour_clients))

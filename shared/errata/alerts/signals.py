@@ -4,11 +4,13 @@ the issue, the project's user sketch and traffic counters of the same hour)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from errata.models.alerts import BlastRadius
-from errata.store.counters import CounterStore, issue_key
+from errata.store.counters import CounterStore, issue_key, window_key
 from errata.traffic import CRASHED, ERRORED, REQUESTS, SESSIONS
 
 
@@ -71,10 +73,26 @@ def blast_radius(
 
 
 class SignalReader:
-    def __init__(self, counters: CounterStore) -> None:
+    # The project's side of the hour changes slowly; alerts of a burst of new issues share one read.
+    _PROJECT_HOUR_SECONDS = 15.0
+
+    def __init__(self, counters: CounterStore, clock: Callable[[], float] = time.monotonic) -> None:
         self._counters = counters
+        self._clock = clock
+        self._project_hours: dict[tuple[str, str], tuple[float, ProjectHour]] = {}
 
     def project_hour(self, project_id: str, now: datetime) -> ProjectHour:
+        key = (project_id, window_key(now, "hour"))
+        cached = self._project_hours.get(key)
+        if cached is not None and self._clock() - cached[0] < self._PROJECT_HOUR_SECONDS:
+            return cached[1]
+        if len(self._project_hours) > 10_000:
+            self._project_hours.clear()
+        hour = self._read_project_hour(project_id, now)
+        self._project_hours[key] = (self._clock(), hour)
+        return hour
+
+    def _read_project_hour(self, project_id: str, now: datetime) -> ProjectHour:
         rows = self._counters.traffic(project_id, now, now)
         requests = sessions = 0
         routes: dict[str, int] = {}
@@ -94,6 +112,11 @@ class SignalReader:
             route_requests=routes,
             releases=releases,
         )
+
+    def issue_hour(self, project_id: str, issue_id: str, now: datetime) -> IssueSignals:
+        """Only the current hour (what a blast radius needs): one read."""
+        hour_events, clients = self._counters.window_activity(issue_key(project_id, issue_id), now, "hour")
+        return IssueSignals(minute_events={}, week_ago_hour_events=0, hour_events=hour_events, hour_clients=clients)
 
     def issue(self, project_id: str, issue_id: str, now: datetime) -> IssueSignals:
         pk = issue_key(project_id, issue_id)

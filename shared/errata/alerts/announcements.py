@@ -1,0 +1,28 @@
+"""Publishing the processor's outbox: `Issue Created`/`Issue Regressed` events kept on their issue until
+they are on the bus (store/issues.py, ANNOUNCEMENTS_INDEX). The processor publishes right after its commit;
+the minute evaluator publishes what is left."""
+
+from __future__ import annotations
+
+from errata.models.alerts import AlertDetail
+from errata.store.alert_bus import PROCESSOR_SOURCE, AlertBus, BusEvent
+from errata.store.issues import Announcement, IssueStore
+
+
+def issue_url(dashboard_url: str, project_id: str, issue_id: str) -> str:
+    return f"{dashboard_url.rstrip('/')}/#/projects/{project_id}/issues/{issue_id}"
+
+
+def publish_announcements(bus: AlertBus, issues: IssueStore, announcements: list[Announcement]) -> list[int]:
+    """Puts announcements on the bus and clears those accepted from the outbox; returns the indexes of the
+    ones left there. A clear that fails leaves an event that is published again: the rules' action interval
+    makes that harmless."""
+    events = [
+        BusEvent(PROCESSOR_SOURCE, a.detail_type, AlertDetail.model_validate_json(a.detail)) for a in announcements
+    ]
+    failed = bus.publish(events)
+    left = set(failed)
+    for index, announcement in enumerate(announcements):
+        if index not in left:
+            issues.clear_announcement(announcement)
+    return failed
