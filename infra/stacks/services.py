@@ -17,7 +17,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from cdk_nag import NagSuppressions
 from constructs import Construct
@@ -44,6 +43,7 @@ from errata.store.stream_positions import STREAM_POSITIONS_TABLE
 from errata.store.user_issues import USER_ISSUES_TABLE
 from infra.config import StageConfig
 from infra.constructs.function import ErrataFunction, SharedLayer
+from infra.constructs.queues import dead_letter_queue
 from infra.stacks.storage import StorageStack
 
 
@@ -278,17 +278,12 @@ class ServicesStack(Stack):
         )
 
         # Beside the rule that feeds it: a queue policy in the storage stack naming the rule would be a cycle.
-        self.alert_dead_letters = sqs.Queue(
+        self.alert_dead_letters = dead_letter_queue(
             self,
             "AlertFunctionDeadLetters",
             queue_name=f"{config.prefix}-alert-dead-letters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.alert_dead_letters,
-            [{"id": "AwsSolutions-SQS3", "reason": "The dead-letter queue of the domain-events rule's target."}],
+            holds="domain events the alert function failed on",
+            removal_policy=config.removal_policy,
         )
         route_targets: dict[str, events.IRuleTarget] = {
             "alert_function": targets.LambdaFunction(

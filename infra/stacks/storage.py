@@ -35,6 +35,7 @@ from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
 from errata.store.user_issues import USER_ISSUES_TABLE
 from infra.config import StageConfig
+from infra.constructs.queues import dead_letter_queue
 from infra.constructs.tables import table_from_spec
 
 
@@ -88,24 +89,12 @@ class StorageStack(Stack):
             config,
         )
 
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "DeadLetterQueue",
             queue_name=physical_name(prefix, naming.DEAD_LETTER_QUEUE),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            holds="poison records and the processor's on-failure destination",
             removal_policy=config.removal_policy,
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.dead_letter_queue,
-            [
-                {
-                    "id": "AwsSolutions-SQS3",
-                    "reason": "This queue is the dead-letter queue (poison records and the processor's "
-                    "on-failure destination); a DLQ of a DLQ would only move the problem.",
-                }
-            ],
         )
 
         self.event_bus = events.EventBus(self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS))
@@ -141,18 +130,12 @@ class StorageStack(Stack):
 
         # Page and notify topics feed the notifier through one queue: failed deliveries are retried with
         # backoff (the notifier sets each message's visibility), then land in the dead letters.
-        self.notifications_dead_letters = sqs.Queue(
+        self.notifications_dead_letters = dead_letter_queue(
             self,
             "NotificationsDeadLetters",
             queue_name=physical_name(prefix, NOTIFICATIONS_DEAD_LETTERS),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            holds="notifications that failed every retry",
             removal_policy=config.removal_policy,
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.notifications_dead_letters,
-            [{"id": "AwsSolutions-SQS3", "reason": "This is the notifications queue's dead-letter queue."}],
         )
         self.notifications_queue = sqs.Queue(
             self,

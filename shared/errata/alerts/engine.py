@@ -160,7 +160,7 @@ class MinuteEvaluator:
     ) -> list[BusEvent]:
         events = []
         for item in self._issues.recently_active(project_id, iso_utc(now - self._lookback)):
-            if item.get("status") in ("resolved", "ignored"):
+            if item.get("status") in ("resolved", "resolved_in_next_release", "ignored"):
                 continue  # a resolved issue speaks again through its regression
             summary.issues += 1
             signals = self._signals.issue(project_id, item["issue_id"], now)

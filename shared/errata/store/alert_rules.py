@@ -18,7 +18,7 @@ from typing import Any
 
 from errata.alerts.rules import DEFAULT_RULES
 from errata.models.alerts import AlertRule
-from errata.store.dynamo import from_item, to_item
+from errata.store.dynamo import query_all, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -115,19 +115,13 @@ class AlertRuleStore:
         return bool(response.get("Items"))
 
     def _query(self, pk: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": to_item({":pk": pk}),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._dynamodb.query(**request)
-            items.extend(from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all(
+            self._dynamodb,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=to_item({":pk": pk}),
+            ConsistentRead=True,
+        )
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):

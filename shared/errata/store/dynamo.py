@@ -59,3 +59,14 @@ def batch_get(
             found.extend(from_item(item) for item in response["Responses"].get(table, []))
             pending = response.get("UnprocessedKeys") or {}
     return found
+
+
+def query_all(dynamodb: Any, **request: Any) -> list[dict[str, Any]]:
+    """Every page of a Query, as plain values."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = dynamodb.query(**request)
+        items.extend(from_item(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import batch_get, from_item, to_item
+from errata.store.dynamo import batch_get, query_all, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -60,15 +60,9 @@ class ReleaseStore:
         )
 
     def releases(self, project_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "project_id = :p",
-            "ExpressionAttributeValues": to_item({":p": project_id}),
-        }
-        while True:
-            response = self._dynamodb.query(**request)
-            items.extend(from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all(
+            self._dynamodb,
+            TableName=self._table,
+            KeyConditionExpression="project_id = :p",
+            ExpressionAttributeValues=to_item({":p": project_id}),
+        )
