@@ -9,12 +9,15 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 
-.PHONY: dev test build synth deploy bench lint bootstrap bootstrap-node
+.PHONY: dev demo test build synth deploy bench lint bootstrap bootstrap-node bootstrap-browser
 
 dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
 	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)
 
-test: bootstrap bootstrap-node build ## lint, type-check and run every test
+demo: bootstrap ## send a few realistic errors to a running `make dev`
+	@$(UV) run --frozen errata demo
+
+test: bootstrap bootstrap-node bootstrap-browser build ## lint, type-check and run every test
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy shared local functions infra sdk/errata_sdk
@@ -43,6 +46,10 @@ lint: bootstrap
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
+
+# The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+bootstrap-browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 bootstrap-node:
 	@[ -x node_modules/.bin/cdk ] && [ -x node_modules/.bin/node ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --loglevel=error

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -29,11 +33,14 @@ from errata.models.issue import (
     UserIssueList,
     WindowCountList,
 )
+from errata.problems import PROBLEM_JSON, problem
+from errata.search import STATUS_WORDS, InvalidSearch, parse_search
 from errata.settings import Settings
 from errata.store.alert_bus import API_SOURCE, AlertBus, BusEvent
 from errata.store.alert_rules import AlertRuleStore
 from errata.store.artifacts import UPLOAD_CONTENT_TYPE, UPLOAD_URL_SECONDS, ArtifactStore
-from errata.store.projects import Project, ProjectSettingsPatch, ProjectStore
+from errata.store.dynamo import InvalidCursor
+from errata.store.projects import Project, ProjectSettingsPatch, ProjectStore, Scope
 from errata.wiring import Clients, alert_bus, alert_rule_store, artifact_store, issue_queries, project_store
 
 logger = Logger(service="api")
@@ -62,29 +69,88 @@ def _alerting() -> tuple[AlertRuleStore, AlertBus]:
     return alert_rule_store(*_wired()), alert_bus(*_wired())
 
 
-def require_bearer_token(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    if app.current_event.path in PUBLIC_PATHS:
+def _problem(status: int, detail: str, code: str, headers: dict[str, str] | None = None, **extra: Any) -> Response[Any]:
+    # Powertools serializes dict bodies only for application/json: the problem document is serialized here.
+    body = json.dumps(problem(status, detail, code, **extra))
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=body, headers=headers)
+
+
+_PROJECT_PATH = re.compile(r"^/api/projects/([^/]+)(/.*)?$")
+_KNOWN_PROJECTS: dict[str, float] = {}  # project id -> when it was seen to exist (positive answers only)
+
+
+def _project_exists(project_id: str) -> bool:
+    seen = _KNOWN_PROJECTS.get(project_id)
+    if seen is not None and time.monotonic() - seen < 60:
+        return True
+    if _deps()[1].get_project(project_id) is None:
+        return False
+    if len(_KNOWN_PROJECTS) > 10_000:
+        _KNOWN_PROJECTS.clear()
+    _KNOWN_PROJECTS[project_id] = time.monotonic()
+    return True
+
+
+def required_scope(method: str, path: str) -> Scope:
+    """Reads need `project:read`, changes `project:write`, a project's settings `project:admin`."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return "project:read"
+    match = _PROJECT_PATH.match(path)
+    if match and not match.group(2) and method == "PATCH":
+        return "project:admin"
+    return "project:write"
+
+
+def authorize(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """401 without a valid token; 403 when the token's project or scope does not cover the request; 404 for a
+    project that does not exist, on every route under it."""
+    event = app.current_event
+    if event.path in PUBLIC_PATHS or event.path.startswith("/static/"):
         return next_middleware(app)
-    header = app.current_event.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not _deps()[1].is_valid_api_token(token.strip()):
-        return Response(
-            status_code=401,
-            content_type=content_types.APPLICATION_JSON,
-            body={"detail": "missing or invalid bearer token", "code": "unauthorized"},
-            headers={"WWW-Authenticate": "Bearer"},
+    header = event.headers.get("authorization") or ""
+    scheme, _, secret = header.partition(" ")
+    token = _deps()[1].api_token(secret.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        return _problem(401, "missing or invalid bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
+    match = _PROJECT_PATH.match(event.path)
+    project_id = unquote(match.group(1)) if match else None
+    needed = required_scope(event.http_method, event.path)
+    if not token.allows(project_id, needed):
+        reason = (
+            f"this token is for project {token.project_id}"
+            if token.project_id is not None and token.project_id != project_id
+            else f"this token has {token.scope}; {needed} is needed"
         )
+        return _problem(403, reason, "forbidden")
+    if project_id is not None and not _project_exists(project_id):
+        return _problem(404, f"no project {project_id}", "not_found")
     return next_middleware(app)
 
 
-app.use(middlewares=[require_bearer_token])
+app.use(middlewares=[authorize])
+
+
+@app.exception_handler(NotFoundError)  # type: ignore[untyped-decorator]
+def not_found(error: NotFoundError) -> Response[Any]:
+    return _problem(404, str(error.msg), "not_found")
+
+
+@app.not_found
+def no_route(error: Exception) -> Response[Any]:
+    return _problem(404, f"no route {app.current_event.http_method} {app.current_event.path}", "no_route")
+
+
+@app.exception_handler(BadRequestError)  # type: ignore[untyped-decorator]
+def bad_request(error: BadRequestError) -> Response[Any]:
+    return _problem(400, str(error.msg), "bad_request")
 
 
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def invalid_request(error: RequestValidationError) -> Response[Any]:
     """422 with the reason of each error (Powertools' default drops `msg`), never the input echoed back."""
-    detail = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in error.errors()]
-    return Response(422, content_types.APPLICATION_JSON, {"statusCode": 422, "detail": detail})
+    errors = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in error.errors()]
+    summary = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in errors)
+    return _problem(422, summary or "invalid request", "invalid_request", errors=errors)
 
 
 def _project_view(project: Project) -> ProjectView:
@@ -118,8 +184,29 @@ def list_issues(
     project_id: ProjectId,
     sort: Annotated[Literal["frequency", "recency", "users"], Query()] = "frequency",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")] = None,
+    query: Annotated[str, Query(max_length=500, description="user:<id|email|ip> release:<v> is:unresolved text")] = "",
+    status: Annotated[Literal["unresolved", "resolved", "ignored", "regressed"] | None, Query()] = None,
+    release: Annotated[str | None, Query(max_length=200)] = None,
+    environment: Annotated[str | None, Query(max_length=64)] = None,
+    level: Annotated[Literal["debug", "info", "warning", "error", "fatal"] | None, Query()] = None,
 ) -> IssueList:
-    return IssueList(issues=_deps()[0].list_issues(project_id, sort, limit))
+    """Issues by frequency, recency or users, a page at a time (`cursor` = the previous `next_cursor`),
+    narrowed by the search box's syntax in `query` and by the explicit filters."""
+    try:
+        search = parse_search(query)
+    except InvalidSearch as exc:
+        raise BadRequestError(str(exc)) from None
+    if status is not None:
+        search.statuses = STATUS_WORDS[status]
+    search.release = release or search.release
+    search.environment = environment or search.environment
+    search.level = level or search.level
+    try:
+        issues, next_cursor = _deps()[0].list_issues(project_id, sort, limit, cursor, search)
+    except InvalidCursor as exc:
+        raise BadRequestError(str(exc)) from None
+    return IssueList(issues=issues, next_cursor=next_cursor)
 
 
 @app.get("/api/projects/<project_id>/issues/<issue_id>")
@@ -168,22 +255,15 @@ def _announce_resolved(project_id: str, summary: IssueSummary) -> None:
 RuleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-def _require_project(project_id: str) -> None:
-    if _deps()[1].get_project(project_id) is None:
-        raise NotFoundError(f"no project {project_id}")
-
-
 @app.get("/api/projects/<project_id>/alert-rules")
 def list_alert_rules(project_id: ProjectId) -> AlertRuleList:
     """The project's alert rules; a project that has not set any gets the defaults (`defaults: true`)."""
-    _require_project(project_id)
     rules, defaults = _alerting()[0].rules(project_id)
     return AlertRuleList(rules=rules, defaults=defaults)
 
 
 @app.get("/api/projects/<project_id>/alert-rules/<rule_id>")
 def get_alert_rule(project_id: ProjectId, rule_id: RuleId) -> AlertRule:
-    _require_project(project_id)
     rules, _ = _alerting()[0].rules(project_id)
     found = next((rule for rule in rules if rule.id == rule_id), None)
     if found is None:
@@ -196,7 +276,6 @@ def put_alert_rule(project_id: ProjectId, rule_id: RuleId, rule: Annotated[Alert
     """Creates or replaces a rule: conditions (any fires it), filters, `page_requires` (the blast radius a
     high-urgency action needs), actions (channel + urgency) and the action interval. The first rule a
     project saves replaces the defaults (they are kept as rules of their own, to edit or delete)."""
-    _require_project(project_id)
     saved = AlertRule(id=rule_id, **rule.model_dump())
     _alerting()[0].put_rule(project_id, saved)
     return saved
@@ -204,7 +283,6 @@ def put_alert_rule(project_id: ProjectId, rule_id: RuleId, rule: Annotated[Alert
 
 @app.delete("/api/projects/<project_id>/alert-rules/<rule_id>")
 def delete_alert_rule(project_id: ProjectId, rule_id: RuleId) -> Response[str]:
-    _require_project(project_id)
     if not _alerting()[0].delete_rule(project_id, rule_id):
         raise NotFoundError(f"no alert rule {rule_id} in project {project_id}")
     return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
@@ -213,8 +291,6 @@ def delete_alert_rule(project_id: ProjectId, rule_id: RuleId) -> Response[str]:
 @app.post("/api/projects/<project_id>/deploys")
 def post_deploy(project_id: ProjectId, deploy: Annotated[Deploy, Body()]) -> Response[dict[str, str]]:
     """Marks a release boundary; releases that are not semantic versions are ordered by deploy time."""
-    if _deps()[1].get_project(project_id) is None:
-        raise NotFoundError(f"no project {project_id}")
     _deps()[0].record_deploy(project_id, deploy)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body={"release": deploy.release})
 
@@ -236,7 +312,7 @@ def issue_counts(
     issue_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")],
     window: Annotated[Literal["minute", "hour"], Query()] = "hour",
 ) -> WindowCountList:
-    """Events and users per minute (last hour) or per hour (last eight days, so last week's hour is there)."""
+    """Events and users per minute (last hour) or per hour (last fourteen days, so last week's hour is there)."""
     return WindowCountList(window=window, counts=_deps()[0].issue_counts(project_id, issue_id, window))
 
 
@@ -282,8 +358,6 @@ def upload_artifacts(
 ) -> ArtifactUploadPlan:
     """Presigned S3 PUT URLs for a release's source maps, minified files and ProGuard mappings: the files go
     straight to S3 (no AWS credentials in the build, no size limit of API Gateway in the way)."""
-    if _deps()[1].get_project(project_id) is None:
-        raise NotFoundError(f"no project {project_id}")
     uploads = []
     for file in request.files:
         try:
@@ -324,7 +398,29 @@ def openapi_document() -> Response[str]:
 @app.get("/", include_in_schema=False)
 def dashboard_page() -> Response[str]:
     page = FilePath(__file__).with_name("dashboard.html").read_text()
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page)
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=_PAGE_HEADERS)
+
+
+_STATIC = {
+    "app.js": "text/javascript; charset=utf-8",
+    "uPlot.iife.min.js": "text/javascript; charset=utf-8",
+    "uPlot.min.css": "text/css; charset=utf-8",
+}
+# The page loads only its own scripts and styles and talks only to this API.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@app.get("/static/<name>", include_in_schema=False)
+def static_file(name: str) -> Response[str]:
+    if name not in _STATIC:
+        raise NotFoundError(f"no file {name}")
+    body = FilePath(__file__).with_name("static").joinpath(name).read_text()
+    return Response(status_code=200, content_type=_STATIC[name], body=body, headers={"Cache-Control": "max-age=300"})
 
 
 @logger.inject_lambda_context

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.errors import ErrataError
 from errata.ingest import Endpoint, IngestRequest, IngestService
+from errata.problems import PROBLEM_JSON, problem
 from errata.settings import Settings
 from errata.store.event_stream import StreamUnavailable
 from errata.wiring import Clients, ingest_service
@@ -59,24 +61,24 @@ def store(project_id: str) -> dict[str, Any]:
 
 
 @app.exception_handler(ErrataError)  # type: ignore[untyped-decorator]
-def client_error(error: ErrataError) -> Response[dict[str, str]]:
+def client_error(error: ErrataError) -> Response[str]:
     metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)
     logger.info("request rejected", extra={"code": error.code, "detail": error.detail})
     return Response(
         status_code=error.status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body={"detail": error.detail, "code": error.code},
+        content_type=PROBLEM_JSON,
+        body=json.dumps(problem(error.status_code, error.detail, error.code)),
         headers=error.headers(),
     )
 
 
 @app.exception_handler(StreamUnavailable)  # type: ignore[untyped-decorator]
-def stream_unavailable(error: StreamUnavailable) -> Response[dict[str, str]]:
+def stream_unavailable(error: StreamUnavailable) -> Response[str]:
     logger.error("stream unavailable", extra={"detail": str(error)})
     return Response(
         status_code=503,
-        content_type=content_types.APPLICATION_JSON,
-        body={"detail": "temporarily unable to accept events", "code": "unavailable"},
+        content_type=PROBLEM_JSON,
+        body=json.dumps(problem(503, "temporarily unable to accept events", "unavailable")),
         headers={"Retry-After": "5"},
     )
 

@@ -360,6 +360,7 @@ class ServicesStack(Stack):
         http_api.add_routes(path="/api/projects/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=dashboard)
         http_api.add_routes(path="/api/openapi.json", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         http_api.add_routes(path="/", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
+        http_api.add_routes(path="/static/{name}", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         NagSuppressions.add_resource_suppressions(
             http_api,
             [

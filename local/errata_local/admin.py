@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from errata.naming import physical_name
-from errata.store.projects import PROJECTS_TABLE, Project, ProjectStore
+from errata.store.projects import PROJECTS_TABLE, Project, ProjectStore, Scope
 
 
 def projects_store(stage: str, dynamodb: Any | None = None) -> ProjectStore:
@@ -43,7 +43,12 @@ def create_project(store: ProjectStore, name: str, project_id: str | None = None
     return project
 
 
-def create_api_token(store: ProjectStore, name: str) -> str:
+def create_api_token(
+    store: ProjectStore, name: str, project_id: str | None = None, scope: Scope = "project:admin"
+) -> str:
+    """A new token, stored hashed: for one project or (no project) every project, with a scope."""
+    if project_id is not None and store.get_project(project_id) is None:
+        raise ValueError(f"no project {project_id}")
     token = secrets.token_urlsafe(32)
-    store.add_api_token(token, name=name)
+    store.add_api_token(token, name=name, project_id=project_id, scope=scope)
     return token

@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from errata_sdk import artifacts
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from errata_local.stack import AlertingOptions, LocalStack
 
     alerting = AlertingOptions(
@@ -26,12 +26,22 @@ def _dev(args: argparse.Namespace) -> int:
     info = stack.start()
     print(f"DSN: {info.dsn}")
     print(f"API token: {info.api_token}")
-    print(f"Dashboard: {info.base_url}/")
+    # The token in the address logs the page in once; the page then drops it from the address bar.
+    print(f"Dashboard: {info.base_url}/?token={info.api_token}#/projects/{info.project_id}/issues")
     print(
         f"Source maps: errata sourcemaps upload --api {info.base_url} --token {info.api_token} "
         f"--project {info.project_id} --release <release> <build dir>"
     )
     print(f"Outbox: {info.outbox}  (notifications: email as .eml, Slack/PagerDuty as the JSON they would post)")
+    state = Path(args.outbox).resolve().parent / "dev.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(
+        json.dumps(
+            {"base_url": info.base_url, "dsn": info.dsn, "api_token": info.api_token, "project_id": info.project_id}
+        )
+    )
+    state.chmod(0o600)  # it holds the token
+    print("Demo: run `make demo` in another terminal to send a few realistic errors")
     print("State lives in memory while this runs. Ctrl-C stops it.", flush=True)
     stopped = threading.Event()
     # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
@@ -42,9 +52,16 @@ def _dev(args: argparse.Namespace) -> int:
         while not stopped.wait(0.5):
             pass
     finally:
+        state.unlink(missing_ok=True)
         stack.stop()
         print("Errata stopped.", flush=True)
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from errata_local import demo
+
+    return demo.run(Path(args.state))
 
 
 def _project_create(args: argparse.Namespace) -> int:
@@ -61,8 +78,9 @@ def _project_create(args: argparse.Namespace) -> int:
 def _token_create(args: argparse.Namespace) -> int:
     from errata_local import admin
 
-    token = admin.create_api_token(admin.projects_store(args.stage), args.name)
+    token = admin.create_api_token(admin.projects_store(args.stage), args.name, args.project_id, args.scope)
     print(f"API token: {token}")
+    print(f"For: {'project ' + args.project_id if args.project_id else 'every project'}, {args.scope}")
     print("It is stored hashed and cannot be shown again.")
     return 0
 
@@ -76,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--slack-webhook", help="a Slack incoming-webhook URL: notifications are posted there")
     dev.add_argument("--pagerduty-key", help="a PagerDuty Events API v2 routing key: pages are sent there")
     dev.set_defaults(run=_dev)
+
+    demo = commands.add_parser("demo", help="send a few realistic errors to a running `errata dev`")
+    demo.add_argument("--state", default=".errata/dev.json", help="what `errata dev` wrote at start")
+    demo.set_defaults(run=_demo)
 
     project = commands.add_parser("project", help="projects of a deployed stage (uses your AWS credentials)")
     project_commands = project.add_subparsers(dest="action", required=True)
@@ -91,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     token_create = token_commands.add_parser("create", help="create an API token and print it once")
     token_create.add_argument("--stage", required=True)
     token_create.add_argument("--name", required=True, help="who or what the token is for")
+    token_create.add_argument("--project-id", help="limit the token to one project (default: every project)")
+    token_create.add_argument(
+        "--scope",
+        choices=["project:read", "project:write", "project:admin"],
+        default="project:admin",
+        help="read: see issues; write: change status, deploys, alert rules, uploads; admin: project settings",
+    )
     token_create.set_defaults(run=_token_create)
 
     artifacts.add_commands(commands)  # sourcemaps upload, proguard upload: the SDK's own uploader

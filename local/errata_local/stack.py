@@ -57,14 +57,18 @@ def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str
     values): clear them after every call, as a flush in Lambda would."""
     handler = module.lambda_handler
     metrics = getattr(module, "metrics", None)
+    # A Lambda container runs one invocation at a time; the handlers rely on it (Powertools' resolver keeps
+    # the current request on the module's app), so concurrent local requests take turns, as one container.
+    one_at_a_time = threading.Lock()
 
     def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = handler(event, context)
-            return result
-        finally:
-            if metrics is not None:
-                metrics.clear_metrics()
+        with one_at_a_time:
+            try:
+                result: dict[str, Any] = handler(event, context)
+                return result
+            finally:
+                if metrics is not None:
+                    metrics.clear_metrics()
 
     return invoke
 

@@ -16,14 +16,15 @@ from errata.models.issue import (
     UserIssue,
     WindowCountView,
 )
+from errata.search import IssueSearch
 from errata.store.counters import CounterStore, Window, issue_key, project_key
 from errata.store.event_payloads import EventPayloadStore, sample_key
-from errata.store.issues import IssueSort, IssueStore
+from errata.store.issues import IssueFilter, IssueSort, IssueStore
 from errata.store.releases import ReleaseStore
 from errata.store.user_issues import IdentityKind, UserIssueStore, user_key
 from errata.timefmt import iso_utc, utc_now
 
-_WINDOW_SPAN = {"minute": timedelta(hours=1), "hour": timedelta(days=8)}
+_WINDOW_SPAN = {"minute": timedelta(hours=1), "hour": timedelta(days=14)}
 
 
 class IssueQueries:
@@ -115,8 +116,34 @@ class IssueQueries:
         counts = self._counters.windows(issue_key(project_id, issue_id), window, until - _WINDOW_SPAN[window], until)
         return [WindowCountView(start=iso_utc(c.start), events=c.events, users=c.users) for c in counts]
 
-    def list_issues(self, project_id: str, sort: IssueSort, limit: int) -> list[IssueSummary]:
-        return [IssueSummary.from_item(item) for item in self._issues.list_issues(project_id, sort, limit)]
+    def list_issues(
+        self,
+        project_id: str,
+        sort: IssueSort,
+        limit: int,
+        cursor: str | None = None,
+        search: IssueSearch | None = None,
+    ) -> tuple[list[IssueSummary], str | None]:
+        """A page of issues and the next page's cursor. `user:` searches go through the user index (one
+        Query), the rest through the sort index with DynamoDB filters."""
+        search = search or IssueSearch()
+        filters = IssueFilter(
+            statuses=search.statuses,
+            release=search.release,
+            environment=search.environment,
+            level=search.level,
+            text=search.text,
+        )
+        if search.user is not None:
+            kind, value = search.user
+            entries = self._user_issues.issues_of(user_key(project_id, kind, value), 100)
+            found = self._issues.get_many(project_id, [entry["issue_id"] for entry in entries])
+            items = [item for item in found.values() if filters.matches(item)]
+            key = {"frequency": "event_count", "recency": "last_seen", "users": "user_count"}[sort]
+            items.sort(key=lambda item: item.get(key, 0), reverse=True)
+            return [IssueSummary.from_item(item) for item in items[:limit]], None
+        items, next_cursor = self._issues.list_issues(project_id, sort, limit, cursor, filters)
+        return [IssueSummary.from_item(item) for item in items], next_cursor
 
     def issue_detail(self, project_id: str, issue_id: str) -> IssueDetail | None:
         item = self._issues.get_issue(project_id, issue_id)

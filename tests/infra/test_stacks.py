@@ -206,6 +206,7 @@ def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> 
         "ANY /api/projects/{proxy+}",
         "GET /api/openapi.json",
         "GET /",
+        "GET /static/{name}",
     }
     api_stage = _one(stage.services.find_resources("AWS::ApiGatewayV2::Stage"))["Properties"]
     assert api_stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == stage.config.throttle_rate

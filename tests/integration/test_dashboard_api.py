@@ -70,4 +70,13 @@ def test_the_dashboard_page_is_served_without_a_token(project: TestProject) -> N
     page = requests.get(f"{project.base_url}/", timeout=10)
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
-    assert "/api/projects/" in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert '<script src="/static/app.js">' in page.text
+    script = requests.get(f"{project.base_url}/static/app.js", timeout=10)
+    assert script.headers["Content-Type"].startswith("text/javascript") and "/api/projects/" in script.text
+    assert requests.get(f"{project.base_url}/static/uPlot.iife.min.js", timeout=10).text.startswith(
+        "/*! https://github.com/leeoniya/uPlot"
+    )
+    traversal = requests.get(f"{project.base_url}/static/%2e%2e/handler.py", timeout=10)
+    assert traversal.status_code in (401, 404) and "import" not in traversal.text
+    assert requests.get(f"{project.base_url}/static/handler.py", timeout=10).status_code == 404

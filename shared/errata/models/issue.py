@@ -24,6 +24,7 @@ class IssueSummary(BaseModel):
     last_seen: str = Field(description="ISO 8601, UTC")
     first_release: str | None = None
     last_release: str | None = None
+    environment: str | None = Field(default=None, description="the latest event's environment")
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> IssueSummary:
@@ -41,11 +42,13 @@ class IssueSummary(BaseModel):
             last_seen=item.get("last_seen", ""),
             first_release=item.get("first_release"),
             last_release=item.get("last_release"),
+            environment=item.get("environment"),
         )
 
 
 class IssueList(BaseModel):
     issues: list[IssueSummary]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")
 
 
 # The parts of the stored (scrubbed) event that the issue page shows.
@@ -62,6 +65,7 @@ EVENT_VIEW_FIELDS = (
     "user",
     "tags",
     "contexts",
+    "extra",
     "breadcrumbs",
     "release",
     "environment",

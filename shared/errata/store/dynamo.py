@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -70,3 +72,69 @@ def query_all(dynamodb: Any, **request: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this listing did not hand out."""
+
+
+_MAX_PAGES = 10  # a filtered listing reads at most this many pages per request
+
+
+def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, owner: tuple[str, str], attributes: set[str]) -> dict[str, Any]:
+    """The ExclusiveStartKey in `cursor`, checked to belong to this listing: the partition (`owner`) it was
+    made for, and only the key attributes of the table and index."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise InvalidCursor("the cursor is not one this listing gave out") from None
+    valid = (
+        isinstance(key, dict)
+        and set(key) <= attributes
+        and all(isinstance(value, dict) and len(value) == 1 and set(value) <= {"S", "N"} for value in key.values())
+        and key.get(owner[0]) == {"S": owner[1]}
+    )
+    if not valid:
+        raise InvalidCursor("the cursor is not one this listing gave out")
+    checked: dict[str, Any] = key
+    return checked
+
+
+def query_page(
+    dynamodb: Any,
+    *,
+    limit: int,
+    start: dict[str, Any] | None,
+    key_attributes: tuple[str, ...] = (),
+    **request: Any,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to `limit` items from `start`, and the key to continue from (None at the end).
+
+    With a FilterExpression, each page reads several times `limit` items (fewer round trips for a filter
+    that matches a fraction), and the next key is built from the last item returned (its `key_attributes`:
+    the table's and the index's keys), so the items read past it are read again by the next page, not
+    skipped. At most _MAX_PAGES pages a request."""
+    filtered = "FilterExpression" in request
+    items: list[dict[str, Any]] = []
+    last = start
+    for _ in range(_MAX_PAGES):
+        wanted = limit - len(items)
+        page = dict(request, Limit=min(1000, wanted * 4) if filtered else wanted)
+        if last:
+            page["ExclusiveStartKey"] = last
+        response = dynamodb.query(**page)
+        found = [from_item(item) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        if filtered and len(found) > wanted:
+            items.extend(found[:wanted])
+            return items, to_item({name: items[-1][name] for name in key_attributes})
+        items.extend(found)
+        if not last or len(items) >= limit:
+            break
+    return items, last

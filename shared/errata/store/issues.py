@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from errata.store.dynamo import batch_get, from_item, to_item
+from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -61,6 +61,54 @@ class IssueState:
     resolved_release: str | None = None
     ignore_until_count: int | None = None
     ignore_until: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueFilter:
+    """What an issue listing keeps: any of `statuses`, a release it was first or last seen in, the latest
+    event's environment, a level, and text inside the title or culprit (case-sensitive)."""
+
+    statuses: tuple[str, ...] = ()
+    release: str | None = None
+    environment: str | None = None
+    level: str | None = None
+    text: str | None = None
+
+    def expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
+        parts = []
+        if self.statuses:
+            names["#status"] = "status"
+            keys = []
+            for i, status in enumerate(self.statuses):
+                values[f":status{i}"] = status
+                keys.append(f":status{i}")
+            parts.append(f"#status IN ({', '.join(keys)})")
+        if self.release:
+            values[":release"] = self.release
+            parts.append("(first_release = :release OR last_release = :release)")
+        if self.environment:
+            names["#environment"] = "environment"
+            values[":environment"] = self.environment
+            parts.append("#environment = :environment")
+        if self.level:
+            names["#level"] = "level"
+            values[":level"] = self.level
+            parts.append("#level = :level")
+        if self.text:
+            values[":text"] = self.text
+            parts.append("(contains(title, :text) OR contains(culprit, :text))")
+        return " AND ".join(parts)
+
+    def matches(self, item: dict[str, Any]) -> bool:
+        """The same test in memory, for issues found another way (a user's issues)."""
+        text = self.text or ""
+        return (
+            (not self.statuses or item.get("status", "unresolved") in self.statuses)
+            and (not self.release or self.release in (item.get("first_release"), item.get("last_release")))
+            and (not self.environment or item.get("environment") == self.environment)
+            and (not self.level or item.get("level") == self.level)
+            and (not text or text in str(item.get("title", "")) or text in str(item.get("culprit") or ""))
+        )
 
 
 @dataclass(frozen=True)
@@ -270,16 +318,37 @@ class IssueStore:
         )
         return [from_item(item) for item in response.get("Items", [])]
 
-    def list_issues(self, project_id: str, sort: IssueSort, limit: int) -> list[dict[str, Any]]:
-        response = self._dynamodb.query(
-            TableName=self._table,
-            IndexName=SORT_INDEXES[sort].name,
-            KeyConditionExpression="project_id = :project",
-            ExpressionAttributeValues=to_item({":project": project_id}),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [from_item(item) for item in response.get("Items", [])]
+    def list_issues(
+        self,
+        project_id: str,
+        sort: IssueSort,
+        limit: int,
+        cursor: str | None = None,
+        filters: IssueFilter | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the project's issues in `sort` order (a Query of its index), and the cursor of the next
+        page. Filters are applied by DynamoDB to the items the Query reads."""
+        index = SORT_INDEXES[sort]
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index.name,
+            "KeyConditionExpression": "project_id = :project",
+            "ScanIndexForward": False,
+        }
+        values: dict[str, Any] = {":project": project_id}
+        names: dict[str, str] = {}
+        if filters is not None:
+            expression = filters.expression(names, values)
+            if expression:
+                request["FilterExpression"] = expression
+        if names:
+            request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = to_item(values)
+        assert index.sort_key is not None
+        attributes = ("project_id", "issue_id", index.sort_key.name)
+        start = decode_cursor(cursor, ("project_id", project_id), set(attributes)) if cursor else None
+        items, last = query_page(self._dynamodb, limit=limit, start=start, key_attributes=attributes, **request)
+        return items, encode_cursor(last)
 
     def first_seen_in(self, project_id: str, release: str, limit: int) -> list[dict[str, Any]]:
         response = self._dynamodb.query(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -55,6 +55,24 @@ class ProjectSettingsPatch(BaseModel):
         if value is not None:
             parse_rules(value)
         return value
+
+
+Scope = Literal["project:read", "project:write", "project:admin"]
+_SCOPE_RANK: dict[str, int] = {"project:read": 0, "project:write": 1, "project:admin": 2}
+
+
+class ApiToken(BaseModel):
+    """What a dashboard token may do, like Sentry's auth tokens: a project's (or, with no project, every
+    project of the organization) read, write or admin. admin includes write, write includes read."""
+
+    name: str
+    project_id: str | None = None
+    scope: Scope = "project:admin"
+
+    def allows(self, project_id: str | None, needed: Scope) -> bool:
+        if self.project_id is not None and project_id != self.project_id:
+            return False
+        return _SCOPE_RANK[self.scope] >= _SCOPE_RANK[needed]
 
 
 class Project(BaseModel):
@@ -109,17 +127,31 @@ class ProjectStore:
             Item=to_item({"pk": _PROJECT + project.project_id, "kind": "project", **project.model_dump()}),
         )
 
-    def add_api_token(self, token: str, name: str) -> None:
-        self._dynamodb.put_item(
-            TableName=self._table,
-            Item=to_item({"pk": _TOKEN + _token_hash(token), "kind": "token", "name": name}),
-        )
+    def add_api_token(
+        self, token: str, name: str, project_id: str | None = None, scope: Scope = "project:admin"
+    ) -> None:
+        grant = {"pk": _TOKEN + _token_hash(token), "kind": "token", "name": name, "scope": scope}
+        if project_id is not None:
+            grant["project_id"] = project_id
+        self._dynamodb.put_item(TableName=self._table, Item=to_item(grant))
 
-    def is_valid_api_token(self, token: str) -> bool:
+    def api_token(self, token: str) -> ApiToken | None:
+        """The token's grant, or None for an unknown token. Tokens made before scopes existed are
+        organization admins, as they were."""
         if not token:
-            return False
+            return None
         digest = _token_hash(token)
         response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"pk": _TOKEN + digest}))
         item = response.get("Item")
         # compare_digest: the lookup already matched, but keep the comparison constant-time by habit.
-        return bool(item) and hmac.compare_digest(from_item(item)["pk"], _TOKEN + digest)
+        if not item or not hmac.compare_digest(from_item(item)["pk"], _TOKEN + digest):
+            return None
+        values = from_item(item)
+        return ApiToken(
+            name=values.get("name", ""),
+            project_id=values.get("project_id"),
+            scope=values.get("scope", "project:admin"),
+        )
+
+    def is_valid_api_token(self, token: str) -> bool:
+        return self.api_token(token) is not None

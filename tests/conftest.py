@@ -1,0 +1,107 @@
+"""One local stack per test session (moto server, gateway, poller, real handlers), shared by the integration
+and browser tests; one project per test, so tests share nothing but the process. (One stack only: the
+handlers' per-container caches are keyed by resource names, which every local stack shares.)"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from errata.store.projects import Project, ProjectStore
+from errata_local.stack import AlertingOptions, LocalStack, StackInfo
+from tests.integration.vendors import FakePagerDuty, FakeSlack
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def pagerduty() -> Iterator[FakePagerDuty]:
+    with FakePagerDuty() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, pagerduty: FakePagerDuty) -> Iterator[LocalStack]:
+    # The evaluator's timer is off: tests run it when they mean to (stack.evaluate_alerts()).
+    alerting = AlertingOptions(
+        outbox=tmp_path_factory.mktemp("outbox"),
+        evaluator_seconds=3600,
+        notification_backoff_seconds=1,
+        pagerduty_url=pagerduty.url,
+    )
+    local = LocalStack(port=0, alerting=alerting)
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def info(stack: LocalStack) -> StackInfo:
+    assert stack.info is not None
+    return stack.info
+
+
+@dataclass(frozen=True)
+class TestProject:
+    __test__ = False  # a fixture value, not a test class
+
+    project_id: str
+    public_key: str
+    dsn: str
+    base_url: str
+    api_token: str
+
+    @property
+    def envelope_url(self) -> str:
+        return f"{self.base_url}/api/{self.project_id}/envelope/"
+
+    def api(self, path: str, **params: Any) -> requests.Response:
+        return requests.get(
+            f"{self.base_url}/api/projects/{self.project_id}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.api_token}"},
+            timeout=10,
+        )
+
+    def issues(self, sort: str = "frequency") -> list[dict[str, Any]]:
+        response = self.api("/issues", sort=sort, limit=100)
+        assert response.status_code == 200, response.text
+        issues: list[dict[str, Any]] = response.json()["issues"]
+        return issues
+
+
+@pytest.fixture
+def project(stack: LocalStack, info: StackInfo) -> TestProject:
+    project_id = str(secrets.randbelow(10**9) + 1000)
+    public_key = secrets.token_hex(16)
+    ProjectStore(stack.client("dynamodb"), info.settings.projects_table).put_project(
+        Project(project_id=project_id, name=f"test-{project_id}", public_keys=[public_key])
+    )
+    host = info.base_url.removeprefix("http://")
+    return TestProject(
+        project_id, public_key, f"http://{public_key}@{host}/{project_id}", info.base_url, info.api_token
+    )
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.1) -> T:
+    """Polls until `probe` returns something truthy; the pipeline is asynchronous (Kinesis in between)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+        time.sleep(interval)

@@ -1,0 +1,220 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright), against the local stack fed
+by the real sentry-sdk: a newcomer's triage, from the list to the stack trace to resolving."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sentry_sdk
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from tests.integration.conftest import TestProject, wait_for
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("ERRATA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# As the machine's notes say: without the background-networking flags Chromium calls out to Google's hosts.
+_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop: close it before other modules
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda message: _console_error(message, errors))
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.errors = errors  # type: ignore[attr-defined]
+    yield opened
+    context.close()
+
+
+def _console_error(message: ConsoleMessage, errors: list[str]) -> None:
+    if message.type == "error":
+        errors.append(message.text)
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+class CheckoutError(Exception):
+    pass
+
+
+def charge_card(order: dict[str, Any]) -> None:
+    try:
+        order["card"]
+    except KeyError as missing:
+        raise CheckoutError("card declined") from missing
+
+
+def parse_size(text: str) -> int:
+    return int(text)
+
+
+@pytest.fixture
+def triage(project: TestProject) -> TestProject:
+    """Three issues a support engineer would meet: one hit by two customers five times, one by carol."""
+    sentry_sdk.init(dsn=project.dsn, release="shop@2.0.0", environment="prod", default_integrations=False)
+    for n in range(5):
+        with sentry_sdk.isolation_scope() as scope:
+            scope.set_user({"id": "alice" if n % 2 else "bob", "email": f"customer{n % 2}@example.com"})
+            scope.set_tag("route", "/checkout")
+            scope.set_extra("cart_items", 3)
+            sentry_sdk.add_breadcrumb(category="http", message="POST /api/cart 200")
+            try:
+                charge_card({"id": n})
+            except CheckoutError as exc:
+                sentry_sdk.capture_exception(exc)
+    for _ in range(2):
+        with sentry_sdk.isolation_scope() as scope:
+            scope.set_user({"id": "carol"})
+            try:
+                parse_size("XL")
+            except ValueError as exc:
+                sentry_sdk.capture_exception(exc)
+    try:
+        raise TimeoutError("inventory service")
+    except TimeoutError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush(timeout=5)
+    wait_for(lambda: sum(issue["count"] for issue in project.issues()) == 8 or None, timeout=20)
+    sentry_sdk.get_client().close()
+    return project
+
+
+def _open(page: Page, project: TestProject, hash_path: str = "") -> None:
+    page.goto(f"{project.base_url}/?token={project.api_token}#/projects/{project.project_id}/issues{hash_path}")
+
+
+def test_the_list_shows_grouped_issues_by_frequency_and_drops_the_token_from_the_address(
+    page: Page, triage: TestProject
+) -> None:
+    _open(page, triage)
+    rows = page.locator("#issues tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).locator(".issue-title")).to_have_text("KeyError: 'card'")
+    expect(rows.nth(0).locator(".count")).to_have_text("5")
+    expect(rows.nth(1).locator(".issue-title")).to_have_text("ValueError: invalid literal for int() with base 10: 'XL'")
+    expect(rows.nth(2).locator(".count")).to_have_text("1")
+    expect(rows.nth(0).locator("time").first).to_have_text("just now")
+    expect(rows.nth(0).locator(".spark canvas")).to_have_count(1)
+    assert "token=" not in page.url
+    _shot(page, "issues")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_issue_page_renders_the_chain_the_frames_and_the_histogram(page: Page, triage: TestProject) -> None:
+    _open(page, triage)
+    page.get_by_role("link", name="KeyError: 'card'").click()
+    expect(page.locator("#issue-title")).to_have_text("KeyError: 'card'")
+    expect(page.locator("#issue-count")).to_have_text("5")
+    expect(page.locator("#issue-users")).to_have_text("2")
+    expect(page.locator("#first-release")).to_have_text("shop@2.0.0")
+    exceptions = page.locator(".exception")
+    expect(exceptions).to_have_count(2)
+    expect(exceptions.nth(0).locator(".head")).to_contain_text("CheckoutError: card declined")
+    expect(exceptions.nth(1).locator(".head")).to_contain_text("root cause")
+    crash = exceptions.nth(0).locator("details.frame.app").first
+    expect(crash).to_have_attribute("open", "")
+    expect(crash.locator("span.hit")).to_contain_text('raise CheckoutError("card declined") from missing')
+    expect(page.locator("#histogram canvas")).to_have_count(1)
+    expect(page.locator("#tags")).to_contain_text("route")
+    expect(page.locator("#event")).to_contain_text("POST /api/cart 200")
+    expect(page.locator("#event")).to_contain_text("cart_items")
+    expect(page.locator("#event-position")).to_contain_text("event 1 of")
+    _shot(page, "issue")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_resolving_changes_the_status_and_survives_a_reload(page: Page, triage: TestProject) -> None:
+    _open(page, triage)
+    page.get_by_role("link", name="KeyError: 'card'").click()
+    page.locator("#resolve").click()
+    expect(page.locator("[data-status]").first).to_have_text("resolved")
+    page.reload()
+    expect(page.locator("#issue-title")).to_have_text("KeyError: 'card'")
+    expect(page.locator("[data-status]").first).to_have_text("resolved")
+    expect(page.locator("#unresolve")).to_be_visible()
+    page.get_by_role("link", name="← Issues").click()
+    expect(page.locator("#issues tbody tr")).to_have_count(2)  # the list shows unresolved issues by default
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_user_search_finds_the_customers_issues(page: Page, triage: TestProject) -> None:
+    _open(page, triage)
+    expect(page.locator("#issues tbody tr")).to_have_count(3)
+    page.locator("#search").fill("user:carol")
+    page.locator("#search").press("Enter")
+    rows = page.locator("#issues tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".issue-title")).to_contain_text("ValueError")
+    page.locator("#search").fill("user:customer0@example.com")
+    page.locator("#search").press("Enter")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".issue-title")).to_have_text("KeyError: 'card'")
+    _shot(page, "user-search")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_wrong_token_shows_the_login_page_and_no_data(page: Page, triage: TestProject) -> None:
+    page.goto(f"{triage.base_url}/?token=not-a-token#/projects/{triage.project_id}/issues")
+    expect(page.locator("#login-error")).to_contain_text("not accepted")
+    expect(page.locator("#issues")).to_have_count(0)
+    assert "CheckoutError" not in page.content()
+    page.locator("#login-token").fill(triage.api_token)
+    page.locator("#login-project").fill(triage.project_id)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#issues tbody tr")).to_have_count(3)
+    _shot(page, "login")
+    # The only console errors: the browser's own line for the refused request.
+    assert all("401" in error for error in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_the_users_page_lists_every_issue_a_customer_hit(page: Page, triage: TestProject) -> None:
+    page.goto(f"{triage.base_url}/?token={triage.api_token}#/projects/{triage.project_id}/users")
+    page.locator("#user-search").fill("customer1@example.com")
+    page.locator("#user-search").press("Enter")
+    rows = page.locator("#user-issues tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator(".issue-title")).to_have_text("KeyError: 'card'")
+    expect(rows.first.locator("td.num")).to_have_text("2")  # alice hit it twice of the five
+    page.locator("#user-search").fill("nobody")
+    page.locator("#user-search").press("Enter")
+    expect(page.locator("#user-issues")).to_contain_text("No issues for nobody.")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_ignoring_until_more_events_is_kept_on_the_issue(page: Page, triage: TestProject) -> None:
+    _open(page, triage)
+    page.get_by_role("link", name="TimeoutError: inventory service").click()
+    page.locator("#ignore-kind").select_option("count")
+    page.locator("#ignore").click()
+    expect(page.locator("[data-status]").first).to_have_text("ignored")
+    issue = next(i for i in triage.issues() if i["title"] == "TimeoutError: inventory service")
+    assert issue["status"] == "ignored"
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -1,0 +1,93 @@
+"""Reaching every issue: cursor pages over the sort indexes, the search box's syntax and filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import TestProject
+from tests.integration.test_counts_users_releases import _rewrite
+from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
+
+pytestmark = pytest.mark.integration
+
+
+def _word(n: int) -> str:
+    return "".join("ghijklmnop"[int(d)] for d in f"{n:03d}")
+
+
+def test_cursor_pages_reach_every_issue_once(project: TestProject) -> None:
+    shard = Shard()
+    records = []
+    for n in range(23):
+        records += [_event_record(shard, project, f"job {_word(n)} failed") for _ in range(n + 1)]
+    assert _deliver(records) == []
+    seen: list[tuple[str, int]] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"sort": "frequency", "limit": 5, **({"cursor": cursor} if cursor else {})}
+        page = project.api("/issues", **params).json()
+        seen += [(issue["id"], issue["count"]) for issue in page["issues"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 5
+    assert len({issue_id for issue_id, _ in seen}) == 23
+    assert [count for _, count in seen] == list(range(23, 0, -1))  # in order across pages
+
+
+def test_a_cursor_of_another_project_or_altered_is_refused(project: TestProject) -> None:
+    shard = Shard()
+    assert _deliver([_event_record(shard, project, f"task {_word(n)} crashed") for n in range(3)]) == []
+    cursor = project.api("/issues", limit=1).json()["next_cursor"]
+    assert cursor
+    other = project.api("/issues", limit=1, cursor=cursor.replace(cursor[5], "A" if cursor[5] != "A" else "B"))
+    assert other.status_code == 400
+    assert project.api("/issues", limit=1, cursor=cursor).status_code == 200
+
+
+def test_search_by_status_release_user_and_text(project: TestProject) -> None:
+    shard = Shard()
+    checkout = [_event_record(shard, project, "checkout timeout", user="alice") for _ in range(2)]
+    search = [_event_record(shard, project, "search index missing", user="bob")]
+    for record in search:
+        _rewrite(record, release="api@4.0.0", environment="staging", level="warning")
+    assert _deliver(checkout + search) == []
+
+    def titles(**params: str) -> list[str]:
+        response = project.api("/issues", **params)
+        assert response.status_code == 200, response.text
+        return sorted(issue["title"] for issue in response.json()["issues"])
+
+    assert titles(query="is:unresolved") == ["checkout timeout", "search index missing"]
+    assert titles(query="release:api@4.0.0") == ["search index missing"]
+    assert titles(query="user:alice") == ["checkout timeout"]
+    assert titles(query="user:alice is:resolved") == []
+    assert titles(query="index") == ["search index missing"]
+    assert titles(environment="staging") == ["search index missing"]
+    assert titles(level="warning", query="search") == ["search index missing"]
+    assert titles(query='"checkout timeout" is:unresolved') == ["checkout timeout"]
+    assert project.api("/issues", query="is:sleeping").status_code == 400
+
+
+def test_filtered_pages_skip_nothing_and_repeat_nothing(project: TestProject) -> None:
+    shard = Shard()
+    records = []
+    for n in range(30):
+        verb = "failed" if n % 3 else "crashed"
+        records += [_event_record(shard, project, f"worker {_word(n)} {verb}") for _ in range(n + 1)]
+    assert _deliver(records) == []
+    expected = sorted((n + 1 for n in range(30) if n % 3), reverse=True)
+    counts: list[int] = []
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        params = {"limit": 4, "query": "failed", **({"cursor": cursor} if cursor else {})}
+        page = project.api("/issues", **params).json()
+        counts += [issue["count"] for issue in page["issues"]]
+        ids |= {issue["id"] for issue in page["issues"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert counts == expected and len(ids) == len(expected)
