@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from functools import cache
 from pathlib import Path as FilePath
@@ -28,8 +29,12 @@ from errata.models.issue import (
     IssueList,
     IssueStatusChange,
     IssueSummary,
+    ProjectKey,
+    ProjectKeyList,
     ProjectView,
     ReleaseList,
+    RulePreviewList,
+    RulesText,
     UserIssueList,
     WindowCountList,
 )
@@ -96,8 +101,8 @@ def required_scope(method: str, path: str) -> Scope:
     if method in ("GET", "HEAD", "OPTIONS"):
         return "project:read"
     match = _PROJECT_PATH.match(path)
-    if match and not match.group(2) and method == "PATCH":
-        return "project:admin"
+    if match and ((not match.group(2) and method == "PATCH") or (match.group(2) or "").startswith("/keys")):
+        return "project:admin"  # settings, and the DSN keys
     return "project:write"
 
 
@@ -250,6 +255,50 @@ def _announce_resolved(project_id: str, summary: IssueSummary) -> None:
     )
     if _alerting()[1].publish([BusEvent(API_SOURCE, ISSUE_RESOLVED, detail)]):
         logger.warning("Issue Resolved was not published", extra={"issue_id": summary.id})
+
+
+def _dsn(project_id: str, public_key: str) -> str:
+    """Ingest shares this API's origin, in AWS (one HTTP API) and locally."""
+    headers = app.current_event.headers
+    scheme = headers.get("x-forwarded-proto") or "https"
+    host = headers.get("host") or "localhost"
+    return f"{scheme}://{public_key}@{host}/{project_id}"
+
+
+@app.get("/api/projects/<project_id>/keys")
+def list_keys(project_id: ProjectId) -> ProjectKeyList:
+    """The project's DSN keys (public by design: they ship in browser apps)."""
+    project = _deps()[1].get_project(project_id)
+    keys = project.public_keys if project else []
+    return ProjectKeyList(keys=[ProjectKey(public_key=key, dsn=_dsn(project_id, key)) for key in keys])
+
+
+@app.post("/api/projects/<project_id>/keys")
+def create_key(project_id: ProjectId) -> Response[str]:
+    """A new DSN key (needs project:admin). Rotate: create, deploy the new DSN, revoke the old key."""
+    key = secrets.token_hex(16)
+    if _deps()[1].add_public_key(project_id, key) is None:
+        raise NotFoundError(f"no project {project_id}")
+    body = ProjectKey(public_key=key, dsn=_dsn(project_id, key)).model_dump_json()
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.delete("/api/projects/<project_id>/keys/<public_key>")
+def revoke_key(project_id: ProjectId, public_key: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> Response[str]:
+    """Revokes a DSN key: ingest refuses it within a minute (its per-container cache)."""
+    if not _deps()[1].revoke_public_key(project_id, public_key):
+        raise NotFoundError(f"no key {public_key} in project {project_id}")
+    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
+
+
+@app.post("/api/projects/<project_id>/fingerprint-rules/preview")
+def preview_fingerprint_rules(project_id: ProjectId, body: Annotated[RulesText, Body()]) -> RulePreviewList:
+    """Which of the 50 most recent issues these rules would regroup (nothing is saved)."""
+    try:
+        matches, checked = _deps()[0].preview_rules(project_id, body.rules)
+    except ValueError as exc:  # InvalidRule names the line
+        raise BadRequestError(str(exc)) from None
+    return RulePreviewList(matches=matches, checked=checked)
 
 
 RuleId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

@@ -29,6 +29,9 @@ def api_gateway_event(request: Request, stage: str = "$default") -> dict[str, An
     for name, value in request.headers.items():
         key = name.lower()
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    # API Gateway tells the function how the client connected, as X-Forwarded-Proto/-Port/-For.
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    headers.setdefault("x-forwarded-for", request.remote_addr or "127.0.0.1")
     query = dict(parse_qsl(request.query_string.decode(), keep_blank_values=True))
     now = time.time()
     return {

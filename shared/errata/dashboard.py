@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from errata.grouping.rules import matching_rule, parse_rules
 from errata.issue_status import RESOLVED
+from errata.models.event import SentryEvent
 from errata.models.issue import (
     EVENT_VIEW_FIELDS,
     Deploy,
@@ -13,6 +15,7 @@ from errata.models.issue import (
     IssueStatusChange,
     IssueSummary,
     Release,
+    RulePreview,
     UserIssue,
     WindowCountView,
 )
@@ -144,6 +147,21 @@ class IssueQueries:
             return [IssueSummary.from_item(item) for item in items[:limit]], None
         items, next_cursor = self._issues.list_issues(project_id, sort, limit, cursor, filters)
         return [IssueSummary.from_item(item) for item in items], next_cursor
+
+    def preview_rules(self, project_id: str, rules_text: str, limit: int = 50) -> tuple[list[RulePreview], int]:
+        """Which of the most recent issues the rules would regroup, judged on each issue's representative
+        event (one Query and one S3 read per issue; nothing is changed)."""
+        rules = parse_rules(rules_text)  # InvalidRule (a ValueError) names the line
+        items, _ = self._issues.list_issues(project_id, "recency", limit)
+        previews = []
+        for item in items:
+            payload = self._payloads.get(item["payload_key"]) if item.get("payload_key") else None
+            if payload is None:
+                continue
+            rule = matching_rule(rules, SentryEvent.model_validate(payload))
+            if rule is not None:
+                previews.append(RulePreview(issue=IssueSummary.from_item(item), rule=rule.text))
+        return previews, len(items)
 
     def issue_detail(self, project_id: str, issue_id: str) -> IssueDetail | None:
         item = self._issues.get_issue(project_id, issue_id)

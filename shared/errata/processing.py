@@ -220,6 +220,7 @@ class _IssueAggregate:
             environment=_capped(latest.event.environment, 64),
             tags=_issue_tags(latest.payload),
             route=_capped(latest.event.transaction, 200),
+            root_cause=latest.grouping.root_cause,
         )
 
 

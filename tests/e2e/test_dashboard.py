@@ -117,7 +117,7 @@ def test_the_list_shows_grouped_issues_by_frequency_and_drops_the_token_from_the
     _open(page, triage)
     rows = page.locator("#issues tbody tr")
     expect(rows).to_have_count(3)
-    expect(rows.nth(0).locator(".issue-title")).to_have_text("KeyError: 'card'")
+    expect(rows.nth(0).locator(".issue-title")).to_have_text("CheckoutError: card declined")
     expect(rows.nth(0).locator(".count")).to_have_text("5")
     expect(rows.nth(1).locator(".issue-title")).to_have_text("ValueError: invalid literal for int() with base 10: 'XL'")
     expect(rows.nth(2).locator(".count")).to_have_text("1")
@@ -130,11 +130,12 @@ def test_the_list_shows_grouped_issues_by_frequency_and_drops_the_token_from_the
 
 def test_the_issue_page_renders_the_chain_the_frames_and_the_histogram(page: Page, triage: TestProject) -> None:
     _open(page, triage)
-    page.get_by_role("link", name="KeyError: 'card'").click()
-    expect(page.locator("#issue-title")).to_have_text("KeyError: 'card'")
+    page.get_by_role("link", name="CheckoutError: card declined").click()
+    expect(page.locator("#issue-title")).to_have_text("CheckoutError: card declined")
     expect(page.locator("#issue-count")).to_have_text("5")
     expect(page.locator("#issue-users")).to_have_text("2")
     expect(page.locator("#first-release")).to_have_text("shop@2.0.0")
+    expect(page.locator("#root-cause")).to_have_text("grouped by its root cause KeyError: 'card'")
     exceptions = page.locator(".exception")
     expect(exceptions).to_have_count(2)
     expect(exceptions.nth(0).locator(".head")).to_contain_text("CheckoutError: card declined")
@@ -153,11 +154,11 @@ def test_the_issue_page_renders_the_chain_the_frames_and_the_histogram(page: Pag
 
 def test_resolving_changes_the_status_and_survives_a_reload(page: Page, triage: TestProject) -> None:
     _open(page, triage)
-    page.get_by_role("link", name="KeyError: 'card'").click()
+    page.get_by_role("link", name="CheckoutError: card declined").click()
     page.locator("#resolve").click()
     expect(page.locator("[data-status]").first).to_have_text("resolved")
     page.reload()
-    expect(page.locator("#issue-title")).to_have_text("KeyError: 'card'")
+    expect(page.locator("#issue-title")).to_have_text("CheckoutError: card declined")
     expect(page.locator("[data-status]").first).to_have_text("resolved")
     expect(page.locator("#unresolve")).to_be_visible()
     page.get_by_role("link", name="← Issues").click()
@@ -176,7 +177,7 @@ def test_a_user_search_finds_the_customers_issues(page: Page, triage: TestProjec
     page.locator("#search").fill("user:customer0@example.com")
     page.locator("#search").press("Enter")
     expect(rows).to_have_count(1)
-    expect(rows.first.locator(".issue-title")).to_have_text("KeyError: 'card'")
+    expect(rows.first.locator(".issue-title")).to_have_text("CheckoutError: card declined")
     _shot(page, "user-search")
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -201,7 +202,7 @@ def test_the_users_page_lists_every_issue_a_customer_hit(page: Page, triage: Tes
     page.locator("#user-search").press("Enter")
     rows = page.locator("#user-issues tbody tr")
     expect(rows).to_have_count(1)
-    expect(rows.first.locator(".issue-title")).to_have_text("KeyError: 'card'")
+    expect(rows.first.locator(".issue-title")).to_have_text("CheckoutError: card declined")
     expect(rows.first.locator("td.num")).to_have_text("2")  # alice hit it twice of the five
     page.locator("#user-search").fill("nobody")
     page.locator("#user-search").press("Enter")
@@ -218,3 +219,34 @@ def test_ignoring_until_more_events_is_kept_on_the_issue(page: Page, triage: Tes
     issue = next(i for i in triage.issues() if i["title"] == "TimeoutError: inventory service")
     assert issue["status"] == "ignored"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_settings_keys_quota_and_a_rule_preview(page: Page, triage: TestProject) -> None:
+    page.goto(f"{triage.base_url}/?token={triage.api_token}#/projects/{triage.project_id}/settings")
+    keys = page.locator("#keys tr")
+    expect(keys).to_have_count(1)
+    expect(keys.first).to_contain_text(triage.public_key)
+    page.locator("#create-key").click()
+    expect(keys).to_have_count(2)
+    new_dsn = keys.nth(1).locator("code").inner_text()
+    assert new_dsn.startswith("http://") and new_dsn.endswith(f"/{triage.project_id}")
+    assert triage.public_key not in new_dsn
+    keys.nth(1).locator(".revoke").click()
+    expect(keys).to_have_count(1)
+
+    page.locator("#sample-size").fill("7")
+    page.locator("#save-settings").click()
+    expect(page.locator("#settings-message")).to_have_text("Saved.")
+    assert triage.api("").json()["settings"]["sample_size"] == 7
+
+    page.locator("#fingerprint-rules").fill("error.type:TimeoutError -> timeouts")
+    page.locator("#preview-rules").click()
+    preview = page.locator("#rules-preview")
+    expect(preview).to_contain_text("1 of the 3 most recent issues would be regrouped")
+    expect(preview.locator("li")).to_contain_text("TimeoutError: inventory service")
+    page.locator("#fingerprint-rules").fill("error.type:TimeoutError ->")
+    page.locator("#preview-rules").click()
+    expect(preview.locator(".error")).to_contain_text("line 1")
+    expect(page.locator("#alert-rules tr")).to_have_count(2)  # the defaults
+    _shot(page, "settings")
+    assert page.errors == [] or all("400" in e for e in page.errors), page.errors  # type: ignore[attr-defined]

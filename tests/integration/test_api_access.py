@@ -18,7 +18,18 @@ from tests.integration.conftest import TestProject
 
 pytestmark = pytest.mark.integration
 
-_PLACEHOLDERS = {"issue_id": "0" * 32, "rule_id": "rule-1", "version": "api@1.0.0", "user_id": "alice"}
+_PLACEHOLDERS = {
+    "issue_id": "0" * 32,
+    "rule_id": "rule-1",
+    "version": "api@1.0.0",
+    "user_id": "alice",
+    "public_key": "0" * 32,
+}
+_ADMIN_ONLY = {
+    ("PATCH", "/api/projects/{project_id}"),
+    ("POST", "/api/projects/{project_id}/keys"),
+    ("DELETE", "/api/projects/{project_id}/keys/{public_key}"),
+}
 _BODIES = {
     ("PATCH", "/api/projects/{project_id}"): {"sample_size": 3},
     ("PATCH", "/api/projects/{project_id}/issues/{issue_id}"): {"status": "resolved"},
@@ -26,6 +37,7 @@ _BODIES = {
     ("POST", "/api/projects/{project_id}/releases/{version}/artifacts"): {
         "files": [{"name": "app.js.map", "size": 10, "kind": "source_map"}]
     },
+    ("POST", "/api/projects/{project_id}/fingerprint-rules/preview"): {"rules": "error.type:KeyError -> keys"},
     ("PUT", "/api/projects/{project_id}/alert-rules/{rule_id}"): {
         "name": "r",
         "conditions": [{"kind": "new_issue"}],
@@ -103,7 +115,7 @@ def test_read_tokens_read_write_tokens_change_only_admin_changes_settings(
         else:
             assert as_reader.status_code == 403 and _is_problem(as_reader), (method, template)
             assert "project:read" in as_reader.json()["detail"]
-        if (method, template) == ("PATCH", "/api/projects/{project_id}"):
+        if (method, template) in _ADMIN_ONLY:
             assert as_writer.status_code == 403 and "project:admin is needed" in as_writer.json()["detail"]
         else:
             assert as_writer.status_code != 403, (method, template, as_writer.text)

@@ -35,7 +35,10 @@ def test_sessions_transactions_and_errors_add_up_per_release_and_route(project: 
         found = project.api("/traffic", hours=2).json()["traffic"]
         table = {(r["dimension"], r["value"]): {k: v for k, v in r.items() if isinstance(v, int)} for r in found}
         route = table.get(("route", "nightly-billing"), {})
-        return table if route.get("requests") == 2 and route.get("errors") == 1 else None
+        release = table.get(("release", "myapp@1.2.3"), {})
+        # The envelopes land on two shards, counted in whichever order the shards are read: wait for all.
+        arrived = route.get("requests") == 2 and route.get("errors") == 1 and release.get("sessions", 0) >= 3
+        return table if arrived else None
 
     table = wait_for(rows)
     # sessions: the aggregate (1 exited + 1 crashed) and the application session's init; errored: it ended with errors

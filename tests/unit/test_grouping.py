@@ -126,6 +126,25 @@ def test_the_real_sdk_sample_gets_a_title_culprit_and_the_config_id() -> None:
     envelope = parse_envelope((SAMPLES / "01_event_chained_exception.envelope").read_bytes())
     grouping = fingerprint_event(SentryEvent.model_validate(json.loads(envelope.items[0].payload)))
     assert grouping.config == GROUPING_CONFIG
-    assert grouping.title == "ValueError: invalid literal for int() with base 10: '12abc'"
+    # Titled by the raised exception, as Sentry does; grouped (type, culprit) by the root cause of the chain.
+    assert grouping.title == "PaymentError: cannot charge customer cust_1"
+    assert grouping.root_cause == "ValueError: invalid literal for int() with base 10: '12abc'"
+    assert grouping.type == "ValueError"
     assert grouping.culprit is not None and grouping.culprit.endswith(" in parse_amount")
     assert len(grouping.issue_id) == 32
+
+
+def test_an_exception_group_is_titled_by_the_group_and_a_lone_exception_has_no_root_cause() -> None:
+    group = {
+        "type": "ExceptionGroup",
+        "value": "2 jobs failed",
+        "mechanism": {"exception_id": 0, "is_exception_group": True},
+    }
+    leaves = [
+        {**_error("TimeoutError", "job 1", [_frame("run")]), "mechanism": {"exception_id": n, "parent_id": 0}}
+        for n in (1, 2)
+    ]
+    grouping = fingerprint_event(SentryEvent.model_validate({"exception": {"values": [group, *leaves]}}))
+    assert (grouping.title, grouping.root_cause) == ("ExceptionGroup: 2 jobs failed", "TimeoutError: job 1")
+    lone = fingerprint_event(SentryEvent.model_validate({"exception": {"values": [_error("KeyError", "x", [])]}}))
+    assert (lone.title, lone.root_cause) == ("KeyError: x", None)

@@ -150,7 +150,7 @@ function loginView(message) {
 function setNav(projectId, active) {
   const nav = document.getElementById("nav");
   nav.hidden = false;
-  for (const name of ["issues", "releases", "users"]) {
+  for (const name of ["issues", "releases", "users", "settings"]) {
     const link = document.getElementById("nav-" + name);
     link.href = `#/projects/${projectId}/${name}`;
     link.classList.toggle("active", active === name);
@@ -359,6 +359,7 @@ async function issueView(projectId, issueId) {
   app.replaceChildren(
     h("p", {}, h("a", { href: `#/projects/${projectId}/issues` }, "← Issues")),
     h("h1", { id: "issue-title" }, issue.title),
+    issue.root_cause ? h("p", { id: "root-cause", className: "muted" }, "grouped by its root cause ", h("b", {}, issue.root_cause)) : null,
     h("div", { className: "culprit" }, issue.culprit || ""),
     h("p", {}, statusBadge(issue.status), " ", h("span", { className: "muted" }, issue.type)),
     actions,
@@ -408,6 +409,59 @@ async function releasesView(projectId) {
   }
 }
 
+async function settingsView(projectId) {
+  setNav(projectId, "settings");
+  const [projectInfo, keys, rules] = await Promise.all([
+    api(`/api/projects/${projectId}`),
+    api(`/api/projects/${projectId}/keys`),
+    api(`/api/projects/${projectId}/alert-rules`),
+  ]);
+  const settings = projectInfo.settings;
+  const message = h("p", { id: "settings-message", className: "muted" });
+  const fail = (error) => { message.className = "error"; message.textContent = error.message; };
+  const quota = h("input", { id: "rate-limit", type: "number", min: 1, value: settings.rate_limit_per_minute });
+  const sample = h("input", { id: "sample-size", type: "number", min: 1, max: 50, value: settings.sample_size });
+  const save = async (patch, done) => {
+    try {
+      await api(`/api/projects/${projectId}`, { method: "PATCH", body: JSON.stringify(patch) });
+      message.className = "muted";
+      message.textContent = done;
+    } catch (error) { fail(error); }
+  };
+  const keyRows = h("tbody");
+  const renderKeys = (list) => keyRows.replaceChildren(...list.map((key) => h("tr", {}, h("td", {}, h("code", {}, key.dsn)), h("td", {}, h("button", { type: "button", className: "revoke", onclick: async () => { try { await api(`/api/projects/${projectId}/keys/${key.public_key}`, { method: "DELETE" }); renderKeys((await api(`/api/projects/${projectId}/keys`)).keys); } catch (error) { fail(error); } } }, "Revoke")))));
+  renderKeys(keys.keys);
+  const rulesText = h("textarea", { id: "fingerprint-rules", rows: 5, cols: 90, spellcheck: "false" });
+  rulesText.value = settings.fingerprint_rules;
+  const preview = h("div", { id: "rules-preview" });
+  app.replaceChildren(
+    h("h1", {}, `Settings of ${projectInfo.name}`),
+    message,
+    h("h2", {}, "Quota and sampling"),
+    h("form", { className: "toolbar", onsubmit: (e) => { e.preventDefault(); save({ rate_limit_per_minute: Number(quota.value), sample_size: Number(sample.value) }, "Saved."); } },
+      h("label", {}, "Events per minute ", quota), h("label", {}, "Events kept per issue ", sample), h("button", { type: "submit", id: "save-settings" }, "Save")),
+    h("p", { className: "muted" }, `${projectInfo.dropped_last_hour} events refused by the quota in the last hour.`),
+    h("h2", {}, "DSN keys"),
+    h("table", { id: "keys" }, keyRows),
+    h("div", { className: "toolbar" }, h("button", { type: "button", id: "create-key", onclick: async () => { try { await api(`/api/projects/${projectId}/keys`, { method: "POST" }); renderKeys((await api(`/api/projects/${projectId}/keys`)).keys); } catch (error) { fail(error); } } }, "Create key")),
+    h("h2", {}, "Fingerprint rules"),
+    h("p", { className: "muted" }, "One rule per line, Sentry's syntax: ", h("code", {}, "error.type:TimeoutError -> timeouts")),
+    rulesText,
+    h("div", { className: "toolbar" },
+      h("button", { type: "button", id: "preview-rules", onclick: async () => {
+        try {
+          const result = await api(`/api/projects/${projectId}/fingerprint-rules/preview`, { method: "POST", body: JSON.stringify({ rules: rulesText.value }) });
+          preview.replaceChildren(h("p", { className: "muted" }, `${result.matches.length} of the ${result.checked} most recent issues would be regrouped:`), h("ul", {}, result.matches.map((m) => h("li", {}, h("a", { href: `#/projects/${projectId}/issues/${m.issue.id}` }, m.issue.title), " ← ", h("code", {}, m.rule)))));
+        } catch (error) { preview.replaceChildren(h("p", { className: "error" }, error.message)); }
+      } }, "Preview"),
+      h("button", { type: "button", id: "save-rules", onclick: () => save({ fingerprint_rules: rulesText.value }, "Rules saved: new events group by them.") }, "Save rules")),
+    preview,
+    h("h2", {}, "Alert rules"),
+    h("p", { className: "muted" }, rules.defaults ? "The defaults (this project has not set rules of its own); edit them through the API: " : "Edit through the API: ", h("code", {}, `PUT /api/projects/${projectId}/alert-rules/<id>`)),
+    h("table", { id: "alert-rules" }, h("tbody", {}, rules.rules.map((rule) => h("tr", {}, h("td", {}, rule.name), h("td", {}, rule.conditions.map((c) => c.kind).join(", ")), h("td", {}, rule.actions.map((a) => `${a.channel} (${a.urgency})`).join(", ")), h("td", { className: "muted" }, `every ${rule.action_interval_minutes} min at most`))))),
+  );
+}
+
 async function route() {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   const params = new URLSearchParams(query || "");
@@ -422,6 +476,7 @@ async function route() {
     if (parts[2] === "issues" && parts[3]) await issueView(parts[1], parts[3]);
     else if (parts[2] === "releases") await releasesView(parts[1]);
     else if (parts[2] === "users") await usersView(parts[1], params);
+    else if (parts[2] === "settings") await settingsView(parts[1]);
     else await issuesView(parts[1], params);
   } catch (error) {
     if (error instanceof Unauthorized) {

@@ -37,8 +37,10 @@ class Grouping:
     config: str
     components: tuple[str, ...]
     type: str
-    title: str
+    title: str  # the raised (outermost) exception, as Sentry titles an issue
     culprit: str | None
+    # The exception that grouped the event (a chain's root cause, a group's leaf), when it is not the title's.
+    root_cause: str | None = None
     # The issue ids under earlier configs, tried in order when `issue_id` has no issue yet.
     legacy_ids: tuple[str, ...] = ()
     rule: str | None = None
@@ -187,16 +189,25 @@ def fingerprint_event(
             legacy_ids.append(older_id)
     culprit = grouping_culprit(event.exceptions)
     exception = culprit.exception if culprit else None
+    title = _title(event, _outermost(event.exceptions) or exception)
+    grouped_by = _title(event, exception)
     return Grouping(
         issue_id=issue_id,
         config=config.id,
         components=components,
         type=(exception.type or "Error") if exception is not None else "message",
-        title=_title(event, exception),
+        title=title,
         culprit=_where(event, exception),
+        root_cause=grouped_by if grouped_by != title else None,
         legacy_ids=tuple(legacy_ids),
         rule=rule.text if rule else None,
     )
+
+
+def _outermost(exceptions: list[ExceptionValue]) -> ExceptionValue | None:
+    """The exception that was raised: the top of an exception group (exception_id 0), else the last sent."""
+    top = next((e for e in exceptions if e.mechanism is not None and e.mechanism.exception_id == 0), None)
+    return top or (exceptions[-1] if exceptions else None)
 
 
 def _title(event: SentryEvent, exception: ExceptionValue | None) -> str:

@@ -13,9 +13,12 @@ from errata.store.projects import ProjectSettings
 class IssueSummary(BaseModel):
     id: str
     grouping_config: str | None = Field(default=None, description="the grouping config that made the issue")
-    title: str
+    title: str = Field(description="the raised exception's type and message (or the message)")
+    root_cause: str | None = Field(
+        default=None, description="the exception that grouped it (a chain's root cause), when not the title's"
+    )
     culprit: str | None = None
-    type: str
+    type: str = Field(description="the type of the exception that grouped it")
     level: str
     status: str
     count: int
@@ -32,6 +35,7 @@ class IssueSummary(BaseModel):
             id=item["issue_id"],
             grouping_config=item.get("grouping_config"),
             title=item.get("title", ""),
+            root_cause=item.get("root_cause"),
             culprit=item.get("culprit"),
             type=item.get("type", ""),
             level=item.get("level", "error"),
@@ -138,3 +142,28 @@ class Deploy(BaseModel):
     environment: str | None = Field(default=None, max_length=64)
     commit: str | None = Field(default=None, max_length=64)
     url: str | None = Field(default=None, max_length=2048)
+
+
+class RulePreview(BaseModel):
+    issue: IssueSummary
+    rule: str = Field(description="the first rule that matches the issue's representative event")
+
+
+class RulePreviewList(BaseModel):
+    matches: list[RulePreview]
+    checked: int = Field(description="how many recent issues were checked")
+
+
+class RulesText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: str = Field(max_length=20_000)
+
+
+class ProjectKey(BaseModel):
+    public_key: str
+    dsn: str
+
+
+class ProjectKeyList(BaseModel):
+    keys: list[ProjectKey]

@@ -141,6 +141,7 @@ class IssueDelta:
     environment: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     route: str | None = None
+    root_cause: str | None = None
 
 
 class IssueStore:
@@ -222,7 +223,11 @@ class IssueStore:
         if delta.last_release is not None:
             sets.append("last_release = :last_release")
             values[":last_release"] = delta.last_release
-        for name, value in (("environment", delta.environment), ("route", delta.route)):
+        for name, value in (
+            ("environment", delta.environment),
+            ("route", delta.route),
+            ("root_cause", delta.root_cause),
+        ):
             if value is not None:
                 sets.append(f"{name} = :{name}")
                 values[f":{name}"] = value

@@ -82,6 +82,15 @@ class Project(BaseModel):
     settings: ProjectSettings = Field(default_factory=ProjectSettings)
 
 
+def _project(values: dict[str, Any]) -> Project:
+    return Project(
+        project_id=values["project_id"],
+        name=values["name"],
+        public_keys=values.get("public_keys", []),
+        settings=ProjectSettings.model_validate(values.get("settings") or {}),
+    )
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -96,13 +105,7 @@ class ProjectStore:
         item = response.get("Item")
         if not item:
             return None
-        values = from_item(item)
-        return Project(
-            project_id=values["project_id"],
-            name=values["name"],
-            public_keys=values.get("public_keys", []),
-            settings=ProjectSettings.model_validate(values.get("settings") or {}),
-        )
+        return _project(from_item(item))
 
     def update_settings(self, project_id: str, patch: ProjectSettingsPatch) -> Project | None:
         changes = patch.model_dump(exclude_none=True)
@@ -120,6 +123,39 @@ class ProjectStore:
             )
             current = current.model_copy(update={"settings": settings})
         return current
+
+    def add_public_key(self, project_id: str, public_key: str) -> Project | None:
+        """A new DSN key beside the others (rotate: add, deploy the new DSN, then revoke the old one)."""
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": _PROJECT + project_id}),
+                UpdateExpression="SET public_keys = list_append(if_not_exists(public_keys, :empty), :key)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":key": [public_key], ":empty": []}),
+                ReturnValues="ALL_NEW",
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return None
+        return _project(from_item(response["Attributes"]))
+
+    def revoke_public_key(self, project_id: str, public_key: str) -> bool:
+        """False when the project has no such key. Ingest's per-container cache forgets it within a minute."""
+        project = self.get_project(project_id)
+        if project is None or public_key not in project.public_keys:
+            return False
+        index = project.public_keys.index(public_key)
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": _PROJECT + project_id}),
+                UpdateExpression=f"REMOVE public_keys[{index}]",
+                ConditionExpression=f"public_keys[{index}] = :key",
+                ExpressionAttributeValues=to_item({":key": public_key}),
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False  # the list changed meanwhile: the caller may try again
+        return True
 
     def put_project(self, project: Project) -> None:
         self._dynamodb.put_item(
