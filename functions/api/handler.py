@@ -39,7 +39,7 @@ from errata.models.issue import (
     WindowCountList,
 )
 from errata.problems import PROBLEM_JSON, problem
-from errata.search import STATUS_WORDS, InvalidSearch, parse_search
+from errata.search import STATUS_WORDS, InvalidSearch, parse_search, user_kind
 from errata.settings import Settings
 from errata.store.alert_bus import API_SOURCE, AlertBus, BusEvent
 from errata.store.alert_rules import AlertRuleStore
@@ -369,11 +369,11 @@ def issue_counts(
 def user_issues(
     project_id: ProjectId,
     user_id: Annotated[str, Path(min_length=1, max_length=256)],
-    by: Annotated[Literal["id", "email", "ip"], Query()] = "id",
+    by: Annotated[Literal["id", "email", "ip"] | None, Query(description="default: read off the value")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> UserIssueList:
-    """The issues a user hit, found by user id, email or IP address."""
-    return UserIssueList(issues=_deps()[0].issues_of_user(project_id, by, user_id, limit))
+    """The issues a user hit, found by user id, email or IP address (as the search box's `user:` reads it)."""
+    return UserIssueList(issues=_deps()[0].issues_of_user(project_id, by or user_kind(user_id), user_id, limit))
 
 
 @app.get("/api/projects/<project_id>/traffic")

@@ -49,8 +49,8 @@ def _shop() -> Flask:
     return shop
 
 
-def _node_crash() -> dict[str, Any]:
-    captured = json.loads((ASSETS / "class_method.frames.json").read_text())
+def node_crash_event(captured: dict[str, Any], release: str) -> dict[str, Any]:
+    """A Node SDK's event for a crash whose V8 call sites were captured (tests/fixtures/sourcemaps)."""
     frames = [
         {
             "function": f["text"].split(" (", 1)[0] if " (" in f["text"] else "<anonymous>",
@@ -65,9 +65,7 @@ def _node_crash() -> dict[str, Any]:
     return {
         "event_id": uuid.uuid4().hex,
         "platform": "node",
-        "release": WEB_RELEASE,
-        "environment": "production",
-        "user": {"id": "dave"},
+        "release": release,
         "exception": {
             "values": [{"type": captured["type"], "value": captured["value"], "stacktrace": {"frames": frames}}]
         },
@@ -122,7 +120,10 @@ def run(state_file: Path) -> int:
     public_key = dsn.split("//", 1)[1].split("@", 1)[0]
     requests.post(
         f"{base_url}/api/{project}/store/",
-        data=json.dumps(_node_crash()),
+        data=json.dumps(
+            node_crash_event(json.loads((ASSETS / "class_method.frames.json").read_text()), WEB_RELEASE)
+            | {"environment": "production", "user": {"id": "dave"}}
+        ),
         headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={public_key}"},
         timeout=10,
     ).raise_for_status()

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from errata_local.cli import main as errata
+from errata_local.demo import node_crash_event
 from tests.integration.conftest import TestProject, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,26 +42,7 @@ def _upload(project: TestProject, release: str, directory: Path, capsys: pytest.
 
 
 def _crash(release: str, directory: str, scenario: str) -> dict[str, Any]:
-    captured = json.loads((MAPS / directory / f"{scenario}.frames.json").read_text())
-    frames = [
-        {
-            "function": f["text"].split(" (", 1)[0] if " (" in f["text"] else "<anonymous>",
-            "abs_path": f["filename"],
-            "lineno": f["lineno"],
-            "colno": f["colno"],
-            "in_app": not f["filename"].startswith("node:"),
-        }
-        for f in captured["frames"]
-        if f["filename"]
-    ]
-    return {
-        "event_id": uuid.uuid4().hex,
-        "platform": "node",
-        "release": release,
-        "exception": {
-            "values": [{"type": captured["type"], "value": captured["value"], "stacktrace": {"frames": frames}}]
-        },
-    }
+    return node_crash_event(json.loads((MAPS / directory / f"{scenario}.frames.json").read_text()), release)
 
 
 def _store(project: TestProject, payload: dict[str, Any]) -> None:

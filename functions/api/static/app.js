@@ -259,8 +259,7 @@ async function usersView(projectId, params) {
   const body = h("tbody");
   app.replaceChildren(h("h1", {}, "Users"), h("p", { className: "muted" }, "Every issue a customer hit, by their id, email or IP address."), form);
   if (!value) return;
-  const by = value.includes("@") ? "email" : /^[0-9.]+$|:/.test(value) ? "ip" : "id";
-  const found = await api(`/api/projects/${projectId}/users/${encodeURIComponent(value)}/issues?by=${by}`);
+  const found = await api(`/api/projects/${projectId}/users/${encodeURIComponent(value)}/issues`);
   app.append(
     h("table", { id: "user-issues" }, h("thead", {}, h("tr", {}, h("th", {}, "Issue"), h("th", { className: "num" }, "Their events"), h("th", {}, "They last hit it"), h("th", {}, "Status"))), body),
   );

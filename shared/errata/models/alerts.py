@@ -23,7 +23,6 @@ RELEASE_UNHEALTHY = "Release Unhealthy"
 DOMAIN_EVENTS = (ISSUE_CREATED, ISSUE_REGRESSED, ISSUE_ESCALATING, ISSUE_RESOLVED, RELEASE_UNHEALTHY)
 ALERT_TRIGGERED = "Alert Triggered"
 
-DomainEventType = Literal["Issue Created", "Issue Regressed", "Issue Escalating", "Issue Resolved", "Release Unhealthy"]
 Channel = Literal["email", "slack", "pagerduty", "sns"]
 Urgency = Literal["high", "low"]
 
@@ -123,7 +122,6 @@ Condition = Annotated[
     NewIssue | Regression | EventFrequency | FrequencySpike | HighImpact | ReleaseHealth,
     Field(discriminator="kind"),
 ]
-TIME_BASED = ("event_frequency", "frequency_spike", "high_impact", "release_health")
 
 
 class Filters(_Strict):
