@@ -15,7 +15,7 @@ import requests
 
 from errata.store.projects import Project, ProjectStore
 from errata_local.stack import AlertingOptions, LocalStack, StackInfo
-from tests.integration.vendors import FakePagerDuty, FakeSlack
+from tests.integration.vendors import FakeJira, FakeLinear, FakePagerDuty, FakeSlack
 
 T = TypeVar("T")
 
@@ -33,7 +33,21 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, pagerduty: FakePagerDuty) -> Iterator[LocalStack]:
+def jira() -> Iterator[FakeJira]:
+    with FakeJira() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def linear() -> Iterator[FakeLinear]:
+    with FakeLinear() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, pagerduty: FakePagerDuty, linear: FakeLinear
+) -> Iterator[LocalStack]:
     # The evaluator's timer is off: tests run it when they mean to (stack.evaluate_alerts()).
     alerting = AlertingOptions(
         outbox=tmp_path_factory.mktemp("outbox"),
@@ -41,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, pagerduty: FakePagerDuty) ->
         notification_backoff_seconds=1,
         pagerduty_url=pagerduty.url,
     )
-    local = LocalStack(port=0, alerting=alerting)
+    local = LocalStack(port=0, alerting=alerting, linear_api_url=linear.url)
     local.start()
     yield local
     local.stop()
@@ -66,6 +80,15 @@ class TestProject:
     @property
     def envelope_url(self) -> str:
         return f"{self.base_url}/api/{self.project_id}/envelope/"
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.base_url}/api/projects/{self.project_id}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.api_token}"},
+            timeout=10,
+        )
 
     def api(self, path: str, **params: Any) -> requests.Response:
         return requests.get(

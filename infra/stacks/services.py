@@ -36,6 +36,7 @@ from errata.settings import (
 )
 from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
+from errata.store.integrations import INTEGRATIONS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
 from errata.store.releases import RELEASES_TABLE
@@ -180,11 +181,23 @@ class ServicesStack(Stack):
                 EVENT_PAYLOADS_BUCKET_ENV: storage.event_payloads_bucket.bucket_name,
                 SOURCE_MAPS_BUCKET_ENV: storage.source_maps_bucket.bucket_name,
                 ALERT_RULES_TABLE.env_var: storage.alert_rules_table.table_name,
+                INTEGRATIONS_TABLE.env_var: storage.integrations_table.table_name,
                 EVENT_BUS_ENV: storage.event_bus.event_bus_name,
+                PARAMETERS_PREFIX_ENV: self._parameters_prefix(config),
             },
         ).function
         storage.alert_rules_table.grant(
             self.api, "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem"
+        )
+        # Code mappings, integration settings, tickets; a webhook's delivery claim is a transaction's Put.
+        storage.integrations_table.grant(
+            self.api, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"
+        )
+        self.api.add_to_role_policy(
+            iam.PolicyStatement(  # integration secrets: written by the settings routes, read by hooks and tickets
+                actions=["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
+                resources=[self._parameter_arn(config, "integrations/*")],
+            )
         )
         storage.event_bus.grant_put_events_to(self.api)  # Issue Resolved
         # The API signs upload URLs: the URL carries the API role's right to put the object.
@@ -244,7 +257,7 @@ class ServicesStack(Stack):
         storage.counters_table.grant(self.alert, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
         storage.event_bus.grant_put_events_to(self.alert)
 
-        parameters_prefix = f"/errata/{config.stage}"
+        parameters_prefix = self._parameters_prefix(config)
         self.notify = ErrataFunction(
             self,
             "Notify",
@@ -257,8 +270,13 @@ class ServicesStack(Stack):
                 NOTIFICATIONS_QUEUE_ENV: storage.notifications_queue.queue_url,
                 PARAMETERS_PREFIX_ENV: parameters_prefix,
                 NOTIFICATION_BACKOFF_ENV: str(NOTIFICATION_BACKOFF_SECONDS),
+                INTEGRATIONS_TABLE.env_var: storage.integrations_table.table_name,
             },
         ).function
+        # A rule's jira/linear action: the tracker settings and the ticket claim.
+        storage.integrations_table.grant(
+            self.notify, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"
+        )
         storage.email_topic.grant_publish(self.notify)
         self.notify.add_to_role_policy(
             iam.PolicyStatement(  # a rule's raw SNS action: topics of this stage only
@@ -267,9 +285,9 @@ class ServicesStack(Stack):
             )
         )
         self.notify.add_to_role_policy(
-            iam.PolicyStatement(  # Slack webhook URLs and PagerDuty routing keys (SecureString)
+            iam.PolicyStatement(  # Slack webhook URLs, PagerDuty routing keys, tracker tokens (SecureString)
                 actions=["ssm:GetParameter"],
-                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{parameters_prefix}/*"],
+                resources=[self._parameter_arn(config, "*")],
             )
         )
         storage.notifications_queue.grant(self.notify, "sqs:ChangeMessageVisibility")  # backoff
@@ -317,6 +335,14 @@ class ServicesStack(Stack):
         )
 
     @staticmethod
+    def _parameters_prefix(config: StageConfig) -> str:
+        return f"/errata/{config.stage}"
+
+    def _parameter_arn(self, config: StageConfig, pattern: str) -> str:
+        prefix = self._parameters_prefix(config)
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{prefix}/{pattern}"
+
+    @staticmethod
     def _grant_artifacts(storage: StorageStack, function: lambda_.IFunction, object_action: str) -> None:
         function.add_to_role_policy(
             iam.PolicyStatement(
@@ -358,6 +384,8 @@ class ServicesStack(Stack):
             integration=ingest,
         )
         http_api.add_routes(path="/api/projects/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=dashboard)
+        # Deploy webhooks: GitHub and GitLab sign them; the function verifies (no bearer token).
+        http_api.add_routes(path="/api/hooks/{proxy+}", methods=[apigwv2.HttpMethod.POST], integration=dashboard)
         http_api.add_routes(path="/api/openapi.json", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         http_api.add_routes(path="/", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
         http_api.add_routes(path="/static/{name}", methods=[apigwv2.HttpMethod.GET], integration=dashboard)
@@ -474,7 +502,8 @@ class ServicesStack(Stack):
                         "reason": "Scoped wildcards only: objects under the payload bucket's projects/ "
                         "prefix, the issues table's own indexes (Query by frequency, recency, users, the "
                         "outbox), this stage's SNS topics (raw SNS alert actions) and this stage's SSM "
-                        "parameters (Slack and PagerDuty secrets); kms:GenerateDataKey* is CDK's grant to "
+                        "parameters (Slack and PagerDuty secrets, and the integrations' secrets under "
+                        "integrations/); kms:GenerateDataKey* is CDK's grant to "
                         "publish to the encrypted email topic, on that one key.",
                         "appliesTo": [
                             {"regex": "/^Resource::.*EventPayloadsBucket.*\\/projects\\/\\*$/"},
@@ -482,6 +511,7 @@ class ServicesStack(Stack):
                             {"regex": "/^Resource::.*IssuesTable.*\\/index\\/\\*$/"},
                             {"regex": "/^Resource::arn:.*:sns:.*:errata-[a-z]+-\\*$/"},
                             {"regex": "/^Resource::arn:.*:ssm:.*:parameter\\/errata\\/[a-z]+\\/\\*$/"},
+                            {"regex": "/^Resource::arn:.*:ssm:.*:parameter\\/errata\\/[a-z]+\\/integrations\\/\\*$/"},
                             "Action::kms:GenerateDataKey*",
                         ],
                     }

@@ -29,6 +29,7 @@ from errata.alerts.routes import (
 from errata.naming import physical_name
 from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
+from errata.store.integrations import INTEGRATIONS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
 from errata.store.releases import RELEASES_TABLE
@@ -51,6 +52,7 @@ class StorageStack(Stack):
         self.user_issues_table = table_from_spec(self, "UserIssuesTable", USER_ISSUES_TABLE, config)
         self.releases_table = table_from_spec(self, "ReleasesTable", RELEASES_TABLE, config)
         self.alert_rules_table = table_from_spec(self, "AlertRulesTable", ALERT_RULES_TABLE, config)
+        self.integrations_table = table_from_spec(self, "IntegrationsTable", INTEGRATIONS_TABLE, config)
 
         provisioned = config.stream.mode == "provisioned"
         self.events_stream = kinesis.Stream(

@@ -18,6 +18,7 @@ from errata.naming import physical_name
 from errata.settings import Settings
 from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
+from errata.store.integrations import INTEGRATIONS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
 from errata.store.releases import RELEASES_TABLE
@@ -34,6 +35,7 @@ TABLES: tuple[TableSpec, ...] = (
     USER_ISSUES_TABLE,
     RELEASES_TABLE,
     ALERT_RULES_TABLE,
+    INTEGRATIONS_TABLE,
 )
 # Two shards, so the poller works the way the event source mapping does: one sequential batch per shard.
 STREAM_SHARDS = 2
@@ -143,4 +145,5 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
         dead_letter_queue_url=queue_url,
         event_bus=event_bus,
         alert_rules_table=names[ALERT_RULES_TABLE.logical_name],
+        integrations_table=names[INTEGRATIONS_TABLE.logical_name],
     )

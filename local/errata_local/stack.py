@@ -15,6 +15,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from errata.api import access as api_access
+from errata.api import context as api_context
 from errata.settings import DASHBOARD_URL_ENV, Settings
 from errata.store.projects import Project, ProjectStore
 from errata_local.alerting import AlertDispatcher, AlertingResources, provision_alerting
@@ -78,8 +80,8 @@ def _handlers() -> list[ModuleType]:
     # Handlers build their clients once per process ("cold start"); a new stack is a new cold start.
     modules[0].service.cache_clear()
     modules[1]._settings_and_clients.cache_clear()
-    for cached in (modules[2]._wired, modules[2]._deps, modules[2]._artifacts, modules[2]._alerting):
-        cached.cache_clear()
+    api_context.reset()
+    api_access.reset()
     modules[3]._wired.cache_clear()
     modules[4]._wired.cache_clear()
     return modules
@@ -104,7 +106,9 @@ class LocalStack:
         aws_port: int = 0,
         event_source: EventSourceSettings | None = None,
         alerting: AlertingOptions | None = None,
+        linear_api_url: str = "",
     ) -> None:
+        self._linear_api_url = linear_api_url  # tests point Linear at a local server
         self._port = port
         self._aws = EmbeddedAws(aws_port)
         self._event_source = event_source or EventSourceSettings()
@@ -130,6 +134,7 @@ class LocalStack:
                 "outbox_dir": str(options.outbox.resolve()),
                 "pagerduty_url": options.pagerduty_url,
                 "notification_backoff_seconds": options.notification_backoff_seconds,
+                "linear_api_url": self._linear_api_url,
             }
         )
         self._put_channel_secrets(settings.parameters_prefix)

@@ -8,6 +8,7 @@ from typing import Any
 from errata.grouping.rules import matching_rule, parse_rules
 from errata.issue_status import RESOLVED
 from errata.models.event import SentryEvent
+from errata.models.integrations import CodeMapping, FirstSeenIn, FrameAtCommit, SourceRef
 from errata.models.issue import (
     EVENT_VIEW_FIELDS,
     Deploy,
@@ -20,8 +21,10 @@ from errata.models.issue import (
     WindowCountView,
 )
 from errata.search import IssueSearch
+from errata.source_control.links import culprit_frame, frame_link, link_event, source_ref
 from errata.store.counters import CounterStore, Window, issue_key, project_key
 from errata.store.event_payloads import EventPayloadStore, sample_key
+from errata.store.integrations import IntegrationStore
 from errata.store.issues import IssueFilter, IssueSort, IssueStore
 from errata.store.releases import ReleaseStore
 from errata.store.user_issues import IdentityKind, UserIssueStore, user_key
@@ -38,7 +41,9 @@ class IssueQueries:
         counters: CounterStore,
         user_issues: UserIssueStore,
         releases: ReleaseStore,
+        integrations: IntegrationStore,
     ) -> None:
+        self._integrations = integrations
         self._issues = issues
         self._payloads = payloads
         self._counters = counters
@@ -63,7 +68,13 @@ class IssueQueries:
     def releases(self, project_id: str) -> list[Release]:
         items = self._releases.releases(project_id)
         releases = [
-            Release(version=i["version"], first_seen=i["first_seen"], last_seen=i["last_seen"], events=i["events"])
+            Release(
+                version=i["version"],
+                first_seen=i["first_seen"],
+                last_seen=i["last_seen"],
+                events=i["events"],
+                deploys=i.get("deploys", []),
+            )
             for i in items
         ]
         return sorted(releases, key=lambda release: release.first_seen, reverse=True)
@@ -79,7 +90,23 @@ class IssueQueries:
             if payload is None:
                 break
             events.append({key: payload[key] for key in EVENT_VIEW_FIELDS if key in payload})
-        return events
+        mappings = self._integrations.code_mappings(project_id) if events else []
+        deploys: dict[str, list[dict[str, Any]]] = {}
+        return [self._linked(project_id, event, mappings, deploys) for event in events]
+
+    def _linked(
+        self,
+        project_id: str,
+        event: dict[str, Any],
+        mappings: list[CodeMapping],
+        deploys: dict[str, list[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """The event with its frames linked to the repository (deploys read once per release)."""
+        release = event.get("release") if isinstance(event.get("release"), str) else None
+        if release and release not in deploys:
+            deploys[release] = self._releases.deploys(project_id, release)
+        environment = event.get("environment") if isinstance(event.get("environment"), str) else None
+        return link_event(event, mappings, source_ref(release, deploys.get(release or "", []), environment))
 
     def change_status(self, project_id: str, issue_id: str, change: IssueStatusChange) -> IssueSummary | None:
         issue = self._issues.get_issue(project_id, issue_id)
@@ -163,11 +190,66 @@ class IssueQueries:
                 previews.append(RulePreview(issue=IssueSummary.from_item(item), rule=rule.text))
         return previews, len(items)
 
+    def summary(self, project_id: str, issue_id: str) -> IssueSummary | None:
+        item = self._issues.get_issue(project_id, issue_id)
+        return IssueSummary.from_item(item) if item else None
+
     def issue_detail(self, project_id: str, issue_id: str) -> IssueDetail | None:
         item = self._issues.get_issue(project_id, issue_id)
         if item is None:
             return None
         payload = self._payloads.get(item["payload_key"]) if item.get("payload_key") else None
         event = {key: payload[key] for key in EVENT_VIEW_FIELDS if key in payload} if payload else None
+        mappings = self._integrations.code_mappings(project_id)
+        deploys: dict[str, list[dict[str, Any]]] = {}
+        if event is not None:
+            event = self._linked(project_id, event, mappings, deploys)
         summary = IssueSummary.from_item(item)
-        return IssueDetail(**summary.model_dump(), event=event)
+        return IssueDetail(
+            **summary.model_dump(),
+            event=event,
+            first_seen_in=self._first_seen_in(project_id, item, event, mappings, deploys),
+            tickets=self._integrations.tickets(project_id, issue_id),
+        )
+
+    def _first_seen_in(
+        self,
+        project_id: str,
+        item: dict[str, Any],
+        event: dict[str, Any] | None,
+        mappings: list[CodeMapping],
+        deploys: dict[str, list[dict[str, Any]]],
+    ) -> FirstSeenIn | None:
+        """The suspect commit: the first deploy of the release the issue was first seen in (to the issue's
+        environment first), and the culprit frame at that commit. Read when asked, so a deploy hook that
+        arrives after the first events still counts."""
+        release = item.get("first_release")
+        if not release:
+            return None
+        if release not in deploys:
+            deploys[release] = self._releases.deploys(project_id, release)
+        shipped = [d for d in deploys[release] if d.get("commit") or d.get("ref")]
+        if not shipped:
+            return None
+        environment = item.get("environment")
+        deploy = min(shipped, key=lambda d: (d.get("environment") != environment, d.get("at", "")))
+        frame = culprit_frame(event, item.get("type")) if event else None
+        at_commit = None
+        if frame is not None:
+            ref = SourceRef(commit=deploy.get("commit") or deploy.get("ref"), source="deploy")
+            link, _ = frame_link(frame, event.get("platform") if event else None, mappings, ref)
+            at_commit = FrameAtCommit(
+                function=frame.get("function"),
+                filename=frame.get("filename"),
+                lineno=frame.get("lineno"),
+                source_link=link,
+            )
+        return FirstSeenIn(
+            release=release,
+            environment=deploy.get("environment"),
+            commit=deploy.get("commit"),
+            ref=deploy.get("ref"),
+            deployed_at=deploy.get("at"),
+            deploy_url=deploy.get("url"),
+            frame=at_commit,
+        )

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from errata.alerts.routes import NOTIFICATION_BACKOFF_SECONDS
 from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
+from errata.store.integrations import INTEGRATIONS_TABLE
 from errata.store.issues import ISSUES_TABLE
 from errata.store.projects import PROJECTS_TABLE
 from errata.store.releases import RELEASES_TABLE
@@ -28,6 +29,7 @@ PARAMETERS_PREFIX_ENV = "ERRATA_PARAMETERS_PREFIX"
 PAGERDUTY_URL_ENV = "ERRATA_PAGERDUTY_EVENTS_URL"
 OUTBOX_ENV = "ERRATA_OUTBOX_DIR"  # local only: where undelivered notifications become files
 NOTIFICATION_BACKOFF_ENV = "ERRATA_NOTIFICATION_BACKOFF_SECONDS"
+LINEAR_API_URL_ENV = "ERRATA_LINEAR_API_URL"  # tests and the local stack point it at a local server
 
 
 class Settings(BaseModel):
@@ -43,6 +45,8 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = ""
     event_bus: str = ""
     alert_rules_table: str = ""
+    integrations_table: str = ""
+    linear_api_url: str = ""
     dashboard_url: str = ""
     email_topic_arn: str = ""
     notifications_queue_url: str = ""
@@ -67,6 +71,8 @@ class Settings(BaseModel):
             dead_letter_queue_url=env.get(DEAD_LETTER_QUEUE_ENV, ""),
             event_bus=env.get(EVENT_BUS_ENV, ""),
             alert_rules_table=env.get(ALERT_RULES_TABLE.env_var, ""),
+            integrations_table=env.get(INTEGRATIONS_TABLE.env_var, ""),
+            linear_api_url=env.get(LINEAR_API_URL_ENV, ""),
             dashboard_url=env.get(DASHBOARD_URL_ENV, ""),
             email_topic_arn=env.get(EMAIL_TOPIC_ENV, ""),
             notifications_queue_url=env.get(NOTIFICATIONS_QUEUE_ENV, ""),
@@ -91,6 +97,8 @@ class Settings(BaseModel):
             DEAD_LETTER_QUEUE_ENV: self.dead_letter_queue_url,
             EVENT_BUS_ENV: self.event_bus,
             ALERT_RULES_TABLE.env_var: self.alert_rules_table,
+            INTEGRATIONS_TABLE.env_var: self.integrations_table,
+            LINEAR_API_URL_ENV: self.linear_api_url,
             DASHBOARD_URL_ENV: self.dashboard_url,
             EMAIL_TOPIC_ENV: self.email_topic_arn,
             NOTIFICATIONS_QUEUE_ENV: self.notifications_queue_url,

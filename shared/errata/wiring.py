@@ -16,6 +16,7 @@ from errata.alerts.engine import AlertEngine, MinuteEvaluator
 from errata.alerts.signals import SignalReader
 from errata.dashboard import IssueQueries
 from errata.ingest import IngestService, ProjectKeys, ProjectQuota
+from errata.integrations import DeployHooks, IntegrationSettings
 from errata.processing import IssueBatch
 from errata.settings import Settings
 from errata.store.alert_bus import AlertBus
@@ -25,12 +26,17 @@ from errata.store.counters import CounterStore
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore
 from errata.store.event_stream import EventStream
+from errata.store.integrations import IntegrationStore
 from errata.store.issues import IssueAliases, IssueStore
 from errata.store.projects import ProjectSettings, ProjectStore
 from errata.store.releases import ReleaseStore
+from errata.store.secrets import SecretStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
+from errata.trackers.linear import LINEAR_API_URL
+from errata.trackers.ticket_facts import TrackerFailed
+from errata.trackers.tickets import TicketService
 
 
 def client(service: str) -> Any:
@@ -141,6 +147,54 @@ def issue_queries(settings: Settings, clients: Clients) -> IssueQueries:
         CounterStore(dynamodb, settings.counters_table),
         UserIssueStore(dynamodb, settings.user_issues_table),
         ReleaseStore(dynamodb, settings.releases_table),
+        IntegrationStore(dynamodb, settings.integrations_table),
+    )
+
+
+def _secret_store(settings: Settings, clients: Clients) -> SecretStore:
+    return SecretStore(clients["ssm"], settings.parameters_prefix)
+
+
+def integration_settings(settings: Settings, clients: Clients) -> IntegrationSettings:
+    integrations = IntegrationStore(clients["dynamodb"], settings.integrations_table)
+    return IntegrationSettings(integrations, _secret_store(settings, clients))
+
+
+def integration_store(settings: Settings, clients: Clients) -> IntegrationStore:
+    return IntegrationStore(clients["dynamodb"], settings.integrations_table)
+
+
+def deploy_hooks(settings: Settings, clients: Clients) -> DeployHooks:
+    dynamodb = clients["dynamodb"]
+    return DeployHooks(
+        IntegrationStore(dynamodb, settings.integrations_table),
+        _secret_store(settings, clients),
+        ReleaseStore(dynamodb, settings.releases_table),
+        dynamodb,
+    )
+
+
+def _http_post() -> Callable[[str, dict[str, Any], dict[str, str]], tuple[int, str]]:
+    import urllib3
+
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=3, read=10), retries=False)
+
+    def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str]:
+        try:
+            response = http.request("POST", url, json=body, headers={"Content-Type": "application/json", **headers})
+        except urllib3.exceptions.HTTPError as exc:
+            raise TrackerFailed(f"could not reach {url.split('/')[2]}: {type(exc).__name__}") from None
+        return response.status, response.data.decode(errors="replace")
+
+    return post
+
+
+def ticket_service(settings: Settings, clients: Clients) -> TicketService:
+    return TicketService(
+        IntegrationStore(clients["dynamodb"], settings.integrations_table),
+        _secret_store(settings, clients),
+        _http_post(),
+        settings.linear_api_url or LINEAR_API_URL,
     )
 
 
@@ -188,12 +242,11 @@ def minute_evaluator(settings: Settings, clients: Clients) -> MinuteEvaluator:
 def delivery(settings: Settings, clients: Clients) -> Delivery:
     from pathlib import Path
 
-    import urllib3
     from aws_lambda_powertools.utilities.parameters import SSMProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     ssm = SSMProvider(boto3_client=clients["ssm"])
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=3, read=10), retries=False)
+    http_post = _http_post()
 
     def secret(name: str) -> str | None:
         try:
@@ -203,8 +256,7 @@ def delivery(settings: Settings, clients: Clients) -> Delivery:
         return value if isinstance(value, str) else None
 
     def post(url: str, body: dict[str, Any]) -> tuple[int, str]:
-        response = http.request("POST", url, json=body, headers={"Content-Type": "application/json"})
-        return response.status, response.data.decode(errors="replace")
+        return http_post(url, body, {})
 
     return Delivery(
         secret=secret,
@@ -214,4 +266,5 @@ def delivery(settings: Settings, clients: Clients) -> Delivery:
         parameters_prefix=settings.parameters_prefix,
         pagerduty_url=settings.pagerduty_url or PAGERDUTY_EVENTS_URL,
         outbox=Path(settings.outbox_dir) if settings.outbox_dir else None,
+        tickets=ticket_service(settings, clients) if settings.integrations_table else None,
     )

@@ -3,7 +3,9 @@ by the real sentry-sdk: a newcomer's triage, from the list to the stack trace to
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +16,13 @@ import sentry_sdk
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.integration.conftest import TestProject, wait_for
+from tests.integration.vendors import FakeJira
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = os.environ.get("ERRATA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 # As the machine's notes say: without the background-networking flags Chromium calls out to Google's hosts.
 _FLAGS = [
     "--no-sandbox",
@@ -250,3 +254,36 @@ def test_settings_keys_quota_and_a_rule_preview(page: Page, triage: TestProject)
     expect(page.locator("#alert-rules tr")).to_have_count(2)  # the defaults
     _shot(page, "settings")
     assert page.errors == [] or all("400" in e for e in page.errors), page.errors  # type: ignore[attr-defined]
+
+
+def test_a_code_mapping_set_in_settings_links_frames_and_a_jira_ticket_is_filed_from_the_issue(
+    page: Page, triage: TestProject, jira: FakeJira
+) -> None:
+    sha = "c0ffee1234567890c0ffee1234567890c0ffee12"
+    page.goto(f"{triage.base_url}/?token={triage.api_token}#/projects/{triage.project_id}/settings")
+    page.locator("#mapping-stack-root").fill(f"{REPO_ROOT}/")
+    page.locator("#mapping-repository").fill("https://github.com/acme/shop")
+    page.locator("#add-mapping button").click()
+    expect(page.locator("#code-mappings tr")).to_have_count(1)
+    assert triage.api("/code-mappings").json()["mappings"][0]["repository_url"] == "https://github.com/acme/shop"
+    jira_settings = {"site_url": jira.base, "email": "ops@example.com", "api_token": "jira-token", "project_key": "OPS"}
+    assert triage.call("PUT", "/integrations/jira", jira_settings).status_code == 200
+    assert triage.call("POST", "/deploys", {"release": "shop@2.0.0", "environment": "prod", "commit": sha}).ok
+
+    _open(page, triage)
+    page.get_by_role("link", name="CheckoutError: card declined").click()
+    line = inspect.getsourcelines(charge_card)[1] + 4  # the raise
+    link = page.locator(".exception").nth(0).locator("details.frame.app").first.locator(".source-link")
+    expect(link).to_have_attribute(
+        "href", f"https://github.com/acme/shop/blob/{sha}/tests/e2e/test_dashboard.py#L{line}"
+    )
+    expect(page.locator("#first-seen-in")).to_contain_text("shop@2.0.0")
+    expect(page.locator("#first-seen-in")).to_contain_text(sha[:12])
+    page.locator("#ticket-jira").click()
+    expect(page.locator("#tickets .ticket")).to_have_text(re.compile(r"^Jira OPS-\d+$"))
+    expect(page.locator("#ticket-jira")).to_have_count(0)
+    _shot(page, "issue-linked")
+
+    page.goto(f"{triage.base_url}/#/projects/{triage.project_id}/releases")
+    expect(page.locator("#releases .deploys")).to_contain_text(f"prod @ {sha[:8]}")
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -13,6 +13,25 @@ from tests.infra.conftest import SynthesizedStage
 from tests.infra.test_stacks import _actions, _one, _role_statements
 
 
+def _listed(action: str | list[str]) -> list[str]:
+    return [action] if isinstance(action, str) else action
+
+
+def test_the_api_keeps_integration_secrets_in_its_stage_prefix_and_serves_the_hooks(stage: SynthesizedStage) -> None:
+    statements = _role_statements(stage, "api")
+    [ssm] = [s for s in statements if any(a.startswith("ssm:") for a in _listed(s["Action"]))]
+    assert sorted(_listed(ssm["Action"])) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
+    assert f"parameter/errata/{stage.config.stage}/integrations/*" in json.dumps(ssm["Resource"])
+    routes = {r["Properties"]["RouteKey"] for r in stage.services.find_resources("AWS::ApiGatewayV2::Route").values()}
+    assert "POST /api/hooks/{proxy+}" in routes
+    table = stage.storage.find_resources(
+        "AWS::DynamoDB::GlobalTable", {"Properties": {"TableName": f"{stage.config.prefix}-integrations"}}
+    )
+    assert len(table) == 1
+    [spec] = table.values()
+    assert spec["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
 def _rules(stage: SynthesizedStage) -> dict[str, dict[str, Any]]:
     return stage.services.find_resources("AWS::Events::Rule")
 
@@ -119,7 +138,16 @@ def test_alert_and_notify_functions_may_do_what_their_code_does(stage: Synthesiz
     notify = _actions(notify_statements)
     assert {"sns:Publish", "ssm:GetParameter", "sqs:ChangeMessageVisibility", "sqs:ReceiveMessage"} <= notify
     # Publishing to the encrypted email topic needs the key (GenerateDataKey* is how CDK grants it).
-    assert not {a for a in notify if a.endswith("*") or a.startswith("dynamodb:")} - {"kms:GenerateDataKey*"}
+    assert not {a for a in notify if a.endswith("*")} - {"kms:GenerateDataKey*"}
+    # A rule's jira/linear action reads the tracker settings and claims the ticket: that table only.
+    tables = [s for s in notify_statements if any(str(a).startswith("dynamodb:") for a in _listed(s["Action"]))]
+    assert tables and all("IntegrationsTable" in json.dumps(s["Resource"]) for s in tables)
+    assert {a for a in notify if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+    }
     [kms] = [s for s in notify_statements if "kms:GenerateDataKey*" in s["Action"]]
     assert "AlertsKey" in json.dumps(kms["Resource"])
     [ssm] = [s for s in notify_statements if s["Action"] == "ssm:GetParameter"]

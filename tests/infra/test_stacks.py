@@ -74,7 +74,7 @@ def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> No
 
 def test_tables_are_on_demand_with_ttl_and_pitr_and_retain_only_in_prod(stage: SynthesizedStage) -> None:
     prod = stage.config.stage == "prod"
-    assert len(stage.storage.find_resources("AWS::DynamoDB::GlobalTable")) == len(TABLES) == 7
+    assert len(stage.storage.find_resources("AWS::DynamoDB::GlobalTable")) == len(TABLES) == 8
     for spec in TABLES:
         table = _table(stage, spec.logical_name)
         properties = table["Properties"]
@@ -179,6 +179,9 @@ def test_processor_and_api_permissions_are_the_ones_their_code_uses(stage: Synth
         "dynamodb:BatchWriteItem",  # alert rules (the defaults copied in with the first rule)
         "dynamodb:DeleteItem",  # alert rules
         "events:PutEvents",  # Issue Resolved
+        "ssm:PutParameter",  # integration secrets (tests/infra/test_alerting_stack.py checks the prefix)
+        "ssm:GetParameter",
+        "ssm:DeleteParameter",
     }
     assert "dynamodb:Query" not in process_actions, "the processor writes; only the API reads by query"
 
@@ -207,6 +210,7 @@ def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> 
         "GET /api/openapi.json",
         "GET /",
         "GET /static/{name}",
+        "POST /api/hooks/{proxy+}",  # more specific than ingest's /api/{project_id}/: API Gateway picks it
     }
     api_stage = _one(stage.services.find_resources("AWS::ApiGatewayV2::Stage"))["Properties"]
     assert api_stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == stage.config.throttle_rate

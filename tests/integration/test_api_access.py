@@ -24,11 +24,19 @@ _PLACEHOLDERS = {
     "version": "api@1.0.0",
     "user_id": "alice",
     "public_key": "0" * 32,
+    "kind": "jira",
 }
 _ADMIN_ONLY = {
     ("PATCH", "/api/projects/{project_id}"),
     ("POST", "/api/projects/{project_id}/keys"),
     ("DELETE", "/api/projects/{project_id}/keys/{public_key}"),
+    ("PUT", "/api/projects/{project_id}/code-mappings"),
+    ("DELETE", "/api/projects/{project_id}/code-mappings"),
+    ("PUT", "/api/projects/{project_id}/integrations/github"),
+    ("PUT", "/api/projects/{project_id}/integrations/gitlab"),
+    ("PUT", "/api/projects/{project_id}/integrations/jira"),
+    ("PUT", "/api/projects/{project_id}/integrations/linear"),
+    ("DELETE", "/api/projects/{project_id}/integrations/{kind}"),
 }
 _BODIES = {
     ("PATCH", "/api/projects/{project_id}"): {"sample_size": 3},
@@ -38,6 +46,17 @@ _BODIES = {
         "files": [{"name": "app.js.map", "size": 10, "kind": "source_map"}]
     },
     ("POST", "/api/projects/{project_id}/fingerprint-rules/preview"): {"rules": "error.type:KeyError -> keys"},
+    ("PUT", "/api/projects/{project_id}/code-mappings"): {"mappings": []},
+    ("PUT", "/api/projects/{project_id}/integrations/github"): {"release_prefix": "api@"},
+    ("PUT", "/api/projects/{project_id}/integrations/gitlab"): {},
+    ("PUT", "/api/projects/{project_id}/integrations/jira"): {
+        "site_url": "https://acme.atlassian.net",
+        "email": "ops@example.com",
+        "api_token": "t0k3n",
+        "project_key": "OPS",
+    },
+    ("PUT", "/api/projects/{project_id}/integrations/linear"): {"api_key": "lin_api_x", "team_id": "team-1"},
+    ("POST", "/api/projects/{project_id}/issues/{issue_id}/tickets"): {"tracker": "jira"},
     ("PUT", "/api/projects/{project_id}/alert-rules/{rule_id}"): {
         "name": "r",
         "conditions": [{"kind": "new_issue"}],
@@ -49,8 +68,14 @@ _BODIES = {
 def _routes(base_url: str) -> list[tuple[str, str]]:
     paths = requests.get(f"{base_url}/api/openapi.json", timeout=10).json()["paths"]
     routes = [(method.upper(), path) for path, methods in paths.items() for method in methods]
-    assert len(routes) >= 18 and all(path.startswith("/api/projects/{project_id}") for _, path in routes)
-    return routes
+    # The webhooks are the one route outside a project's tree: they verify signatures, not tokens
+    # (tests/integration/test_source_control.py).
+    assert {route for route in routes if not route[1].startswith("/api/projects/")} == {
+        ("POST", "/api/hooks/{provider}/{project_id}")
+    }
+    project_routes = [route for route in routes if route[1].startswith("/api/projects/{project_id}")]
+    assert len(project_routes) >= 30
+    return project_routes
 
 
 def _call(base_url: str, method: str, template: str, project_id: str, token: str) -> requests.Response:

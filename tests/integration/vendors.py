@@ -1,5 +1,5 @@
-"""Local stand-ins for Slack and PagerDuty that check each request against the vendor's documented shape
-and answer as the vendor does (or with a 500, to test retries).
+"""Local stand-ins for Slack, PagerDuty, Jira Cloud and Linear that check each request against the vendor's
+documented shape and answer as the vendor does (or with a 500, to test retries).
 
 - Slack incoming webhooks (api.slack.com/messaging/webhooks, Block Kit reference): a JSON body with `text`
   and/or `blocks`; at most 50 blocks; a `header` block takes plain_text of at most 150 characters; a
@@ -9,14 +9,27 @@ and answer as the vendor does (or with a 500, to test retries).
   `routing_key` (32 characters), `event_action` (trigger, acknowledge, resolve) and `dedup_key` (at most
   255); a trigger needs `payload.summary` (at most 1,024), `payload.source` and `payload.severity` (critical,
   error, warning, info). Answers 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}`.
+- Jira Cloud REST v3 (developer.atlassian.com, "Create issue"; "Basic auth for REST APIs"; "Atlassian
+  Document Format"): POST /rest/api/3/issue with `Authorization: Basic base64(email:api_token)`;
+  `fields.project` by `key` (or `id`), `fields.summary` a single line of at most 255 characters,
+  `fields.issuetype` by `name` (or `id`), `fields.description` an ADF document (`type: doc`, `version: 1`,
+  `content` of block nodes; text nodes with non-empty `text`; marks of known types). Answers 201
+  `{"id", "key", "self"}`; errors are 400 `{"errorMessages": [...], "errors": {field: message}}`.
+- Linear GraphQL (linear.app/developers/graphql): POST /graphql with `Authorization: <personal API key>`
+  (no Bearer prefix for API keys), a `query` holding the `issueCreate` mutation over `IssueCreateInput!`
+  and `variables.input` with `teamId` and `title`. Answers 200
+  `{"data": {"issueCreate": {"success": true, "issue": {"id", "identifier", "url"}}}}`; errors come as
+  `{"errors": [{"message": ...}]}`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 class _Fake:
@@ -36,7 +49,8 @@ class _Fake:
                 except ValueError:
                     fake._answer(self, 400, "invalid_payload", "text/plain")
                     return
-                status, answer, kind = fake.handle(self.path, self.headers.get("Content-Type", ""), body)
+                headers = {key.lower(): value for key, value in self.headers.items()}
+                status, answer, kind = fake.handle(self.path, headers.get("content-type", ""), body, headers)
                 fake._answer(self, status, answer, kind)
 
             def log_message(self, *args: Any) -> None:
@@ -53,10 +67,10 @@ class _Fake:
         handler.end_headers()
         handler.wfile.write(data)
 
-    def handle(self, path: str, content_type: str, body: Any) -> tuple[int, str, str]:
+    def handle(self, path: str, content_type: str, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
         raise NotImplementedError
 
-    def __enter__(self) -> _Fake:
+    def __enter__(self) -> Self:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -101,7 +115,7 @@ def _shape_errors_slack(body: Any) -> list[str]:
 
 
 class FakeSlack(_Fake):
-    def handle(self, path: str, content_type: str, body: Any) -> tuple[int, str, str]:
+    def handle(self, path: str, content_type: str, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
         self.attempts[path] = self.attempts.get(path, 0) + 1
         if path in self.failing:
             return 500, "internal_error", "text/plain"
@@ -120,7 +134,7 @@ class FakePagerDuty(_Fake):
     def url(self) -> str:
         return f"{self.base}/v2/enqueue"
 
-    def handle(self, path: str, content_type: str, body: Any) -> tuple[int, str, str]:
+    def handle(self, path: str, content_type: str, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
         key = body.get("routing_key", "") if isinstance(body, dict) else ""
         self.attempts[key] = self.attempts.get(key, 0) + 1
         if key in self.failing:
@@ -148,3 +162,124 @@ class FakePagerDuty(_Fake):
         self.received.append(body)
         answer = {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]}
         return 202, json.dumps(answer), "application/json"
+
+
+_ADF_MARKS = {"strong", "em", "code", "link", "strike", "underline", "subsup", "textColor"}
+_ADF_BLOCKS = {"paragraph", "bulletList", "orderedList", "heading", "codeBlock", "blockquote", "rule", "panel"}
+
+
+def _adf_errors(node: Any, top: bool = False) -> list[str]:
+    if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+        return ["an ADF node needs a type"]
+    errors = []
+    if top:
+        if node.get("type") != "doc" or node.get("version") != 1 or not isinstance(node.get("content"), list):
+            return ["description must be an ADF doc of version 1 with content"]
+        errors += [
+            f"top-level {child.get('type')!r} is not a block node"
+            for child in node["content"]
+            if child.get("type") not in _ADF_BLOCKS
+        ]
+    if node["type"] == "text":
+        if not isinstance(node.get("text"), str) or not node["text"]:
+            errors.append("a text node needs non-empty text")
+        for mark in node.get("marks", []):
+            if mark.get("type") not in _ADF_MARKS:
+                errors.append(f"unknown mark {mark.get('type')!r}")
+            if mark.get("type") == "link" and not str(mark.get("attrs", {}).get("href", "")).startswith("http"):
+                errors.append("a link mark needs attrs.href")
+    for child in node.get("content", []):
+        errors += _adf_errors(child)
+    return errors
+
+
+class FakeJira(_Fake):
+    """One Jira Cloud site: accepts `email` with `api_token`, in project `project_key`."""
+
+    def __init__(self, email: str = "ops@example.com", api_token: str = "jira-token", project_key: str = "OPS") -> None:
+        super().__init__()
+        self.credentials = "Basic " + base64.b64encode(f"{email}:{api_token}".encode()).decode()
+        self.project_key = project_key
+        self.refuse: tuple[int, dict[str, Any]] | None = None  # (status, Jira error collection) to answer with
+
+    def handle(self, path: str, content_type: str, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
+        if path != "/rest/api/3/issue":
+            return 404, json.dumps({"errorMessages": [f"no resource {path}"]}), "application/json"
+        if headers.get("authorization") != self.credentials:
+            return 401, json.dumps({"errorMessages": ["Client must be authenticated"]}), "application/json"
+        if self.refuse is not None:
+            return self.refuse[0], json.dumps(self.refuse[1]), "application/json"
+        fields = body.get("fields") if isinstance(body, dict) else None
+        errors: dict[str, str] = {}
+        if not isinstance(fields, dict):
+            return 400, json.dumps({"errorMessages": ["fields is required"], "errors": {}}), "application/json"
+        project = fields.get("project") or {}
+        if project.get("key") != self.project_key and not project.get("id"):
+            errors["project"] = "valid project is required"
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary or len(summary) > 255 or "\n" in summary:
+            errors["summary"] = "Summary must be a single line of at most 255 characters."
+        issuetype = fields.get("issuetype") or {}
+        if not (issuetype.get("name") or issuetype.get("id")):
+            errors["issuetype"] = "Specify an issue type"
+        adf = _adf_errors(fields.get("description"), top=True)
+        if adf:
+            errors["description"] = "; ".join(adf)
+        if not content_type.startswith("application/json"):
+            errors["content-type"] = "must be application/json"
+        if errors:
+            self.rejected.extend(errors.values())
+            return 400, json.dumps({"errorMessages": [], "errors": errors}), "application/json"
+        self.received.append(body)
+        number = len(self.received)
+        answer = {
+            "id": str(10000 + number),
+            "key": f"{self.project_key}-{number}",
+            "self": f"{self.base}/rest/api/3/issue/{10000 + number}",
+        }
+        return 201, json.dumps(answer), "application/json"
+
+
+class FakeLinear(_Fake):
+    """Linear's GraphQL endpoint for one API key and its teams."""
+
+    def __init__(self, api_key: str = "lin_api_test", teams: tuple[str, ...] = ("team-eng",)) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.teams = teams
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/graphql"
+
+    def handle(self, path: str, content_type: str, body: Any, headers: dict[str, str]) -> tuple[int, str, str]:
+        def error(status: int, message: str) -> tuple[int, str, str]:
+            self.rejected.append(message)
+            return status, json.dumps({"errors": [{"message": message}]}), "application/json"
+
+        if path != "/graphql":
+            return error(404, f"no route {path}")
+        authorization = headers.get("authorization", "")
+        if authorization.startswith("Bearer ") or authorization != self.api_key:
+            return error(400, "Authentication required, not authenticated")  # what Linear answers
+        query = body.get("query", "") if isinstance(body, dict) else ""
+        if "issueCreate" not in query or "IssueCreateInput!" not in query or not query.lstrip().startswith("mutation"):
+            return error(400, "expected the issueCreate mutation over IssueCreateInput!")
+        issue_input = (body.get("variables") or {}).get("input") or {}
+        if not isinstance(issue_input.get("title"), str) or not issue_input["title"]:
+            return error(400, "Argument Validation Error: title should not be empty")
+        if issue_input.get("teamId") not in self.teams:
+            return (
+                200,
+                json.dumps({"data": None, "errors": [{"message": "Entity not found: Team"}]}),
+                "application/json",
+            )
+        self.received.append(body)
+        number = len(self.received)
+        issue = {
+            "id": str(uuid.uuid4()),
+            "identifier": f"ENG-{number}",
+            "url": f"https://linear.app/acme/issue/ENG-{number}",
+        }
+        answer = {"data": {"issueCreate": {"success": True, "issue": issue}}}
+        return 200, json.dumps(answer), "application/json"

@@ -281,7 +281,18 @@ function frameView(frame) {
   return h(
     "details",
     { className: "frame " + (frame.in_app ? "app" : "vendor"), open: frame.in_app ? true : undefined },
-    h("summary", {}, where || "?", frame.lineno ? ` line ${frame.lineno}` : "", frame.in_app ? h("span", { className: "in-app" }, "in app") : null),
+    h(
+      "summary",
+      {},
+      where || "?",
+      frame.lineno ? ` line ${frame.lineno}` : "",
+      frame.in_app ? h("span", { className: "in-app" }, "in app") : null,
+      frame.source_link
+        ? h("a", { className: "source-link", href: frame.source_link, target: "_blank", rel: "noopener noreferrer" }, "view source")
+        : frame.source_link_reason
+          ? h("span", { className: "no-link", title: frame.source_link_reason }, "no source link")
+          : null,
+    ),
     context.length ? h("pre", { className: "context" }, context) : null,
     vars,
   );
@@ -319,11 +330,52 @@ function eventView(event) {
   return parts;
 }
 
+function firstSeenInView(deploy) {
+  if (!deploy) return null;
+  const commit = deploy.commit || deploy.ref;
+  const frame = deploy.frame;
+  return h(
+    "p",
+    { id: "first-seen-in" },
+    "First seen in ", h("b", {}, deploy.release), ", deployed",
+    deploy.environment ? ` to ${deploy.environment}` : "",
+    deploy.deployed_at ? [" ", when(deploy.deployed_at)] : "",
+    commit ? [" at ", h("code", {}, commit.slice(0, 12))] : "",
+    frame && frame.source_link ? [" · suspect line: ", h("a", { id: "suspect-line", href: frame.source_link, target: "_blank", rel: "noopener noreferrer" }, `${frame.filename || frame.function}:${frame.lineno || ""}`)] : "",
+  );
+}
+
+function ticketsView(projectId, issue, integrations) {
+  const box = h("div", { className: "toolbar", id: "tickets" });
+  const message = h("span", { className: "muted" });
+  const trackers = integrations.map((i) => i.kind).filter((kind) => kind === "jira" || kind === "linear");
+  const render = (tickets) => {
+    const linked = new Set(tickets.map((t) => t.tracker));
+    box.replaceChildren(
+      ...tickets.map((t) => h("a", { className: "badge ticket", href: t.url, target: "_blank", rel: "noopener noreferrer" }, `${t.tracker === "jira" ? "Jira" : "Linear"} ${t.key}`)),
+      ...trackers.filter((kind) => !linked.has(kind)).map((kind) =>
+        h("button", { type: "button", id: `ticket-${kind}`, onclick: async () => {
+          message.className = "muted";
+          message.textContent = "Creating…";
+          try {
+            await api(`/api/projects/${projectId}/issues/${issue.id}/tickets`, { method: "POST", body: JSON.stringify({ tracker: kind }) });
+            message.textContent = "";
+            render((await api(`/api/projects/${projectId}/issues/${issue.id}/tickets`)).tickets);
+          } catch (error) { message.className = "error"; message.textContent = error.message; }
+        } }, `Create ${kind === "jira" ? "Jira" : "Linear"} ticket`)),
+      message,
+    );
+  };
+  render(issue.tickets || []);
+  return box;
+}
+
 async function issueView(projectId, issueId) {
   setNav(projectId, "issues");
-  const [issue, samples] = await Promise.all([
+  const [issue, samples, integrations] = await Promise.all([
     api(`/api/projects/${projectId}/issues/${issueId}`),
     api(`/api/projects/${projectId}/issues/${issueId}/events`).catch(() => ({ events: [] })),
+    api(`/api/projects/${projectId}/integrations`).catch(() => ({ integrations: [] })),
   ]);
   const patchIssue = async (change) => {
     await api(`/api/projects/${projectId}/issues/${issueId}`, { method: "PATCH", body: JSON.stringify(change) });
@@ -370,6 +422,8 @@ async function issueView(projectId, issueId) {
       h("div", {}, h("b", {}, when(issue.first_seen)), "first seen", issue.first_release ? [" in release ", h("b", { id: "first-release", style: "display:inline" }, issue.first_release)] : ""),
       h("div", {}, h("b", {}, when(issue.last_seen)), "last seen", issue.last_release ? [" in ", issue.last_release] : ""),
     ),
+    firstSeenInView(issue.first_seen_in),
+    ticketsView(projectId, issue, integrations.integrations),
     h("div", { className: "toolbar" }, h("b", {}, "Events"), span),
     chart,
     stepper,
@@ -387,6 +441,13 @@ async function issueView(projectId, issueId) {
   draw();
 }
 
+function deployBadge(deploy) {
+  const commit = deploy.commit || deploy.ref;
+  const label = [deploy.environment || "deploy", commit ? commit.slice(0, 8) : null].filter(Boolean).join(" @ ");
+  const title = [deploy.provider, deploy.at].filter(Boolean).join(", ");
+  return deploy.url ? h("a", { className: "badge", href: deploy.url, title, target: "_blank", rel: "noopener noreferrer" }, label) : h("span", { className: "badge", title }, label);
+}
+
 async function releasesView(projectId) {
   setNav(projectId, "releases");
   const [releases, traffic] = await Promise.all([api(`/api/projects/${projectId}/releases`), api(`/api/projects/${projectId}/traffic?hours=336`)]);
@@ -399,21 +460,54 @@ async function releasesView(projectId) {
     health.set(row.value, entry);
   }
   const body = h("tbody");
-  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"))), body));
+  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"), h("th", {}, "Deploys"))), body));
   for (const release of releases.releases) {
     const fresh = h("td", { className: "num" }, "…");
     const sessions = health.get(release.version);
-    body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen))));
+    body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen)), h("td", { className: "deploys" }, (release.deploys || []).map(deployBadge))));
     api(`/api/projects/${projectId}/releases/${encodeURIComponent(release.version)}/issues`).then((page) => { fresh.textContent = page.issues.length; });
   }
 }
 
+function codeMappingsView(projectId, initial, fail) {
+  let mappings = initial;
+  const rows = h("tbody");
+  const saveAll = async (next) => {
+    try {
+      mappings = (await api(`/api/projects/${projectId}/code-mappings`, { method: "PUT", body: JSON.stringify({ mappings: next }) })).mappings;
+      render();
+    } catch (error) { fail(error); }
+  };
+  const render = () => rows.replaceChildren(...mappings.map((m, index) => h("tr", {},
+    h("td", {}, h("code", {}, m.stack_root)), h("td", {}, "→ ", h("code", {}, `${m.repository_url} ${m.source_root || "/"}`), ` @ ${m.default_branch} (${m.provider})`),
+    h("td", {}, h("button", { type: "button", onclick: () => saveAll(mappings.filter((_, i) => i !== index)) }, "Remove")))));
+  render();
+  const field = (id, placeholder, size) => h("input", { id, placeholder, size });
+  const root = field("mapping-stack-root", "/srv/app/ or myapp. or webpack:///./src/", 28);
+  const repository = field("mapping-repository", "https://github.com/acme/shop", 30);
+  const sourceRoot = field("mapping-source-root", "src/", 10);
+  const branch = field("mapping-branch", "main", 8);
+  const provider = h("select", { id: "mapping-provider" }, ["github", "gitlab", "bitbucket"].map((p) => h("option", { value: p }, p)));
+  const add = (e) => {
+    e.preventDefault();
+    saveAll([...mappings, { stack_root: root.value, repository_url: repository.value, source_root: sourceRoot.value, default_branch: branch.value || "main", provider: provider.value }]);
+  };
+  return [
+    h("h2", {}, "Code mappings"),
+    h("p", { className: "muted" }, "Stack frames whose path starts with the stack root link to the file in the repository, at the commit of the release's deploy."),
+    h("table", { id: "code-mappings" }, rows),
+    h("form", { className: "toolbar", id: "add-mapping", onsubmit: add }, root, repository, sourceRoot, branch, provider, h("button", { type: "submit" }, "Add mapping")),
+  ];
+}
+
 async function settingsView(projectId) {
   setNav(projectId, "settings");
-  const [projectInfo, keys, rules] = await Promise.all([
+  const [projectInfo, keys, rules, mappings, integrations] = await Promise.all([
     api(`/api/projects/${projectId}`),
     api(`/api/projects/${projectId}/keys`),
     api(`/api/projects/${projectId}/alert-rules`),
+    api(`/api/projects/${projectId}/code-mappings`),
+    api(`/api/projects/${projectId}/integrations`),
   ]);
   const settings = projectInfo.settings;
   const message = h("p", { id: "settings-message", className: "muted" });
@@ -455,6 +549,12 @@ async function settingsView(projectId) {
       } }, "Preview"),
       h("button", { type: "button", id: "save-rules", onclick: () => save({ fingerprint_rules: rulesText.value }, "Rules saved: new events group by them.") }, "Save rules")),
     preview,
+    ...codeMappingsView(projectId, mappings.mappings, fail),
+    h("h2", {}, "Integrations"),
+    h("p", { className: "muted" }, "GitHub and GitLab deploy webhooks, Jira and Linear: set up through the API (", h("code", {}, `PUT /api/projects/${projectId}/integrations/<github|gitlab|jira|linear>`), "); secrets are never shown again."),
+    h("table", { id: "integrations" }, h("tbody", {}, integrations.integrations.length
+      ? integrations.integrations.map((i) => h("tr", {}, h("td", {}, h("b", {}, i.kind)), h("td", {}, Object.entries(i.settings).filter(([, v]) => v).map(([k, v]) => `${k}: ${v}`).join(", ")), h("td", {}, i.webhook_url ? h("code", {}, i.webhook_url) : "")))
+      : [h("tr", {}, h("td", { className: "muted" }, "None set up."))])),
     h("h2", {}, "Alert rules"),
     h("p", { className: "muted" }, rules.defaults ? "The defaults (this project has not set rules of its own); edit them through the API: " : "Edit through the API: ", h("code", {}, `PUT /api/projects/${projectId}/alert-rules/<id>`)),
     h("table", { id: "alert-rules" }, h("tbody", {}, rules.rules.map((rule) => h("tr", {}, h("td", {}, rule.name), h("td", {}, rule.conditions.map((c) => c.kind).join(", ")), h("td", {}, rule.actions.map((a) => `${a.channel} (${a.urgency})`).join(", ")), h("td", { className: "muted" }, `every ${rule.action_interval_minutes} min at most`))))),

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from errata.models.alerts import Notification
+from errata.models.integrations import Tracker
+from errata.trackers.ticket_facts import TicketFacts
+from errata.trackers.tickets import TicketService, TrackerNotConfigured
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _HEADER_MAX = 150  # Slack header block text
@@ -151,7 +154,9 @@ class Delivery:
         parameters_prefix: str,
         pagerduty_url: str = PAGERDUTY_EVENTS_URL,
         outbox: Path | None = None,
+        tickets: TicketService | None = None,
     ) -> None:
+        self._tickets = tickets
         self._secret = secret
         self._post = post
         self._sns = sns
@@ -170,6 +175,8 @@ class Delivery:
         if channel == "sns":
             self._sns.publish(TopicArn=notification.target, Message=notification.model_dump_json())
             return notification.target
+        if channel in ("jira", "linear"):
+            return self._ticket(notification, channel)
         parameter = f"{self._prefix}/{channel}/{notification.target}"
         secret = self._secret(parameter)
         if channel == "slack":
@@ -186,6 +193,28 @@ class Delivery:
         if not 200 <= status < 300:
             raise DeliveryFailed(f"{channel} answered {status}: {answer[:200]}")
         return channel
+
+    def _ticket(self, notification: Notification, tracker: Tracker) -> str:
+        """A ticket for the alert's issue; an issue that has one already keeps it (no second ticket)."""
+        alert = notification.alert
+        if self._tickets is None or alert.issue_id is None:
+            raise DeliveryFailed(f"a {tracker} action needs an issue and the tracker integration")
+        facts = TicketFacts(
+            title=alert.title,
+            culprit=alert.culprit,
+            level=alert.level,
+            events=alert.counts.total,
+            users=alert.users,
+            first_seen=alert.first_seen,
+            last_seen=alert.last_seen,
+            first_release=alert.release,
+            url=alert.url,
+        )
+        try:
+            ticket, created = self._tickets.create(alert.project_id, alert.issue_id, tracker, facts)
+        except TrackerNotConfigured as exc:
+            raise DeliveryFailed(str(exc)) from None
+        return f"{tracker} {ticket.key}" + ("" if created else " (existing)")
 
     def _to_outbox(self, notification: Notification, body: dict[str, Any], message_id: str) -> str:
         assert self._outbox is not None

@@ -23,7 +23,7 @@ RELEASE_UNHEALTHY = "Release Unhealthy"
 DOMAIN_EVENTS = (ISSUE_CREATED, ISSUE_REGRESSED, ISSUE_ESCALATING, ISSUE_RESOLVED, RELEASE_UNHEALTHY)
 ALERT_TRIGGERED = "Alert Triggered"
 
-Channel = Literal["email", "slack", "pagerduty", "sns"]
+Channel = Literal["email", "slack", "pagerduty", "sns", "jira", "linear"]
 Urgency = Literal["high", "low"]
 
 
@@ -149,7 +149,8 @@ class Action(_Strict):
         max_length=256,
         pattern=r"^[A-Za-z0-9_:./-]+$",
         description="slack/pagerduty: the name of the integration in SSM (/errata/<stage>/<channel>/<name>); "
-        "sns: the topic ARN; email: the stage's email topic",
+        "sns: the topic ARN; email: the stage's email topic; jira/linear: a ticket through the project's "
+        "tracker integration (the target is not used)",
     )
 
 

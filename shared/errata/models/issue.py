@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from errata.models.integrations import FirstSeenIn, Ticket
 from errata.store.projects import ProjectSettings
 
 
@@ -82,7 +83,15 @@ EVENT_VIEW_FIELDS = (
 
 
 class IssueDetail(IssueSummary):
-    event: dict[str, Any] | None = Field(default=None, description="The representative event, scrubbed")
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The representative event, scrubbed; in-app frames carry `source_link` (or "
+        "`source_link_reason`), and `source_ref` says which commit the links point at",
+    )
+    first_seen_in: FirstSeenIn | None = Field(
+        default=None, description="the deploy (and commit) of the release the issue was first seen in"
+    )
+    tickets: list[Ticket] = Field(default_factory=list)
 
 
 class UserIssue(BaseModel):
@@ -100,6 +109,9 @@ class Release(BaseModel):
     first_seen: str
     last_seen: str
     events: int
+    deploys: list[dict[str, Any]] = Field(
+        default_factory=list, description="release, environment, commit, ref, url, at"
+    )
 
 
 class ReleaseList(BaseModel):
@@ -141,7 +153,9 @@ class Deploy(BaseModel):
     release: str = Field(min_length=1, max_length=200)
     environment: str | None = Field(default=None, max_length=64)
     commit: str | None = Field(default=None, max_length=64)
+    ref: str | None = Field(default=None, max_length=200, description="the tag or branch deployed")
     url: str | None = Field(default=None, max_length=2048)
+    provider: Literal["api", "github", "gitlab"] = Field(default="api", description="who reported the deploy")
 
 
 class RulePreview(BaseModel):

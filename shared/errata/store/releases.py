@@ -1,7 +1,7 @@
 """The releases table: every release a project has sent events from.
 
 pk            sk          attributes
-<project>     <version>   first_seen (if_not_exists), last_seen, events (ADD)
+<project>     <version>   first_seen (if_not_exists), last_seen, events (ADD), deployed_at, deploys (list)
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import batch_get, query_all, to_item
+from errata.store.dynamo import batch_get, from_item, query_all, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -46,18 +46,33 @@ class ReleaseStore:
             for values in batch_get(self._dynamodb, self._table, keys)
         }
 
+    def deploy_update(self, project_id: str, deploy: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A deploy marks a release boundary: its time orders releases that are not semantic versions. As a
+        transaction item, so a webhook's delivery claim and its deploy are written together."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"project_id": project_id, "version": deploy["release"]}),
+                "UpdateExpression": "SET deployed_at = if_not_exists(deployed_at, :now), first_seen = if_not_exists("
+                "first_seen, :now), last_seen = if_not_exists(last_seen, :now), deploys = list_append("
+                "if_not_exists(deploys, :empty), :deploy) ADD events :zero",
+                "ExpressionAttributeValues": to_item(
+                    {":now": iso_utc(now), ":deploy": [{**deploy, "at": iso_utc(now)}], ":empty": [], ":zero": 0}
+                ),
+            }
+        }
+
     def record_deploy(self, project_id: str, deploy: dict[str, Any], now: datetime) -> None:
-        """A deploy marks a release boundary: its time orders releases that are not semantic versions."""
-        self._dynamodb.update_item(
+        self._dynamodb.update_item(**self.deploy_update(project_id, deploy, now)["Update"])
+
+    def deploys(self, project_id: str, version: str) -> list[dict[str, Any]]:
+        response = self._dynamodb.get_item(
             TableName=self._table,
-            Key=to_item({"project_id": project_id, "version": deploy["release"]}),
-            UpdateExpression="SET deployed_at = if_not_exists(deployed_at, :now), first_seen = if_not_exists("
-            "first_seen, :now), last_seen = if_not_exists(last_seen, :now), deploys = list_append("
-            "if_not_exists(deploys, :empty), :deploy) ADD events :zero",
-            ExpressionAttributeValues=to_item(
-                {":now": iso_utc(now), ":deploy": [{**deploy, "at": iso_utc(now)}], ":empty": [], ":zero": 0}
-            ),
+            Key=to_item({"project_id": project_id, "version": version}),
+            ProjectionExpression="deploys",
         )
+        deploys: list[dict[str, Any]] = from_item(response.get("Item") or {}).get("deploys", [])
+        return deploys
 
     def releases(self, project_id: str) -> list[dict[str, Any]]:
         return query_all(

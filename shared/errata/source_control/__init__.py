@@ -1,0 +1,1 @@
+"""Source control: code mappings, links from frames to commits, and deploy webhooks."""
