@@ -15,6 +15,7 @@ import hashlib
 import logging
 import random
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,22 @@ _WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
 # DynamoDB allows 100 items per transaction; one is the shard position.
 MAX_ITEMS_PER_TRANSACTION = 99
-_CONFLICT_ATTEMPTS = 5
+_CONFLICT_ATTEMPTS = 8
+# Cancellation reasons that another writer or the table's capacity caused: wait, re-read, try again.
+# (docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html, CancellationReasons)
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+_TRANSIENT_ERRORS = frozenset({"TransactionInProgressException", "IdempotentParameterMismatchException"})
+_BACKOFF_BASE_SECONDS = 0.05
+_BACKOFF_CAP_SECONDS = 1.0
+
+
+def transaction_token(items: list[dict[str, Any]], attempt: int) -> str:
+    """The ClientRequestToken of one transaction attempt: a digest of its content. DynamoDB answers a token
+    reused with other content within ten minutes with IdempotentParameterMismatch, and a Lambda retry of the
+    batch rebuilds the content (fresh reads, new timestamps): a token made of the shard and position alone
+    would be refused for ten minutes. botocore's own retries of one call resend the same content and token,
+    which is what makes them idempotent."""
+    return hashlib.sha256(f"{attempt}:{items!r}".encode()).hexdigest()[:36]
 
 
 class KinesisRecord(Protocol):
@@ -236,6 +252,7 @@ class BatchSummary:
     duplicates: int = 0
     dead_lettered: int = 0
     transactions: int = 0
+    conflicts: int = 0  # transactions cancelled by a concurrent writer or throttling, then retried
     failed: int = 0
 
 
@@ -259,7 +276,9 @@ class IssueBatch:
         symbolicator: Symbolicator | None = None,
         rng: random.Random | None = None,
         dashboard_url: str = "",
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._alert_bus = alert_bus
         self._dashboard_url = dashboard_url
         self._project_settings = project_settings
@@ -418,15 +437,24 @@ class IssueBatch:
                 items.append(
                     self._issues.update_item(aggregate.delta(), state, sketch, user_count, change, announcement)
                 )
-            token = hashlib.sha256(f"{self._shard}:{self._position}:{last_sequence}:{attempt}".encode()).hexdigest()
             try:
-                self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token[:36])
+                self._dynamodb.transact_write_items(
+                    TransactItems=items, ClientRequestToken=transaction_token(items, attempt)
+                )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                code = exc.response.get("Error", {}).get("Code")
+                if code in _TRANSIENT_ERRORS:
+                    self._back_off(attempt)
+                    continue
+                if code != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     raise ConcurrentShardWriter(f"position of {self._shard} moved") from exc
+                if _TRANSIENT_REASONS.intersection(reasons):
+                    self.summary.conflicts += 1
+                    self._back_off(attempt)
+                    continue  # a concurrent transaction on a shared item (another shard), or throttling
                 if "ConditionalCheckFailed" in reasons:
                     continue  # another shard updated one of these issues or sketches: re-read, try again
                 raise
@@ -438,7 +466,12 @@ class IssueBatch:
             self.summary.items_written += len(items)
             self.summary.transactions += 1
             return
-        raise RuntimeError(f"issues kept changing under {_CONFLICT_ATTEMPTS} attempts")
+        raise RuntimeError(f"the transaction was cancelled {_CONFLICT_ATTEMPTS} times (conflicts or changed issues)")
+
+    def _back_off(self, attempt: int) -> None:
+        """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): shards that collided on an
+        item spread out instead of colliding again."""
+        self._sleep(self._rng.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
 
     def _status_change(self, state: IssueState | None, aggregate: _IssueAggregate) -> StatusChange | None:
         order: dict[str, str] = {}

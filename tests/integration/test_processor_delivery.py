@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import errata.processing
 from errata.models.ingested import IngestedEvent
 from errata_local.lambda_context import LocalLambdaContext
 from errata_local.stack import LocalStack, StackInfo
 from functions.process import handler as process
+from tests.aws_faults import TransactionFaults, transaction_faults
 from tests.integration.conftest import TestProject
 
 pytestmark = pytest.mark.integration
@@ -184,3 +186,35 @@ def test_a_concurrent_update_of_the_same_issue_is_retried_not_lost(
     assert len(reads) == 2, "the cancelled transaction was retried after a fresh read"
     issue = project.issues()[0]
     assert (issue["count"], issue["user_count"]) == (4, 2)
+
+
+def _processor_dynamodb() -> Any:
+    return process._settings_and_clients()[1]["dynamodb"]
+
+
+def test_transaction_conflicts_and_throttling_are_retried_not_failed(project: TestProject) -> None:
+    shard = Shard()
+    batch = [_event_record(shard, project, "hot issue", user=f"u{n % 4}") for n in range(20)]
+    with transaction_faults(_processor_dynamodb(), TransactionFaults(cancel_next=3)) as faults:
+        assert _deliver(batch) == []
+    assert faults.cancelled == 3 and faults.mismatches == 0
+    with transaction_faults(_processor_dynamodb(), TransactionFaults(cancel_next=2, reason="ThrottlingError")):
+        assert _deliver([_event_record(shard, project, "hot issue") for _ in range(5)]) == []
+    issue = project.issues()[0]
+    assert (issue["count"], issue["user_count"]) == (25, 4)
+
+
+def test_a_batch_redelivered_after_its_transaction_failed_is_not_refused_for_its_token(project: TestProject) -> None:
+    """The retry of a batch rebuilds its transaction (new reads, new outbox time): a token derived from the
+    shard and position alone would be the same token with other content, refused by DynamoDB for ten
+    minutes, and the batch would fail until it expired from the stream."""
+    shard = Shard()
+    batch = [_event_record(shard, project, f"payment {n % 3} declined") for n in range(9)]
+    faults = TransactionFaults(cancel_next=100)  # more than one invocation retries
+    with transaction_faults(_processor_dynamodb(), faults):
+        with pytest.raises(BatchProcessingError):  # the whole batch failed: Lambda retries the invocation
+            _deliver(batch)
+        faults.cancel_next = 0
+        assert _deliver(batch) == []
+    assert faults.mismatches == 0
+    assert sum(_counts(project).values()) == 9
