@@ -20,6 +20,32 @@ from errata.store.event_stream import StreamUnavailable
 from errata.wiring import Clients, ingest_service
 
 logger = Logger(service="ingest")
+# Metric names come from this list, never from a client: each new name is a billed custom metric, and a name
+# CloudWatch refuses would fail a request whose events are already on the stream.
+KNOWN_ITEM_TYPES = frozenset(
+    {
+        "event",
+        "transaction",
+        "attachment",
+        "session",
+        "sessions",
+        "client_report",
+        "profile",
+        "profile_chunk",
+        "replay_event",
+        "replay_recording",
+        "replay_video",
+        "check_in",
+        "user_report",
+        "feedback",
+        "statsd",
+        "metric_meta",
+        "span",
+        "log",
+        "otel_log",
+        "security",
+    }
+)
 metrics = Metrics(namespace="Errata", service="ingest")
 # Browser SDKs post cross-origin and authenticate with ?sentry_key=.
 app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"]))
@@ -43,7 +69,8 @@ def _ingest(project_id: str, endpoint: Endpoint) -> dict[str, Any]:
     )
     result = service().ingest(request)
     for item_type, count in result.items.items():
-        metrics.add_metric(name=f"Accepted_{item_type}", unit=MetricUnit.Count, value=count)
+        name = item_type if item_type in KNOWN_ITEM_TYPES else "other"
+        metrics.add_metric(name=f"Accepted_{name}", unit=MetricUnit.Count, value=count)
     return {"id": result.event_id} if result.event_id else {}
 
 

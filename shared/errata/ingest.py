@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from errata.errors import MissingAuth, PayloadTooLarge, RateLimited, UnknownProjectKey
+from errata.limits import KINESIS_RECORD_MAX_BYTES
 from errata.models.ingested import IngestedEvent
 from errata.protocol.auth import sentry_key_from_request
 from errata.protocol.decompress import decode_body
@@ -26,7 +27,7 @@ from errata.traffic import session_traffic, transaction_traffic
 
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
-MAX_STREAM_RECORD_BYTES = 1024 * 1024 - 256  # Kinesis counts the partition key in its 1 MiB
+MAX_STREAM_RECORD_BYTES = KINESIS_RECORD_MAX_BYTES - 256  # Kinesis counts the partition key in its 1 MiB
 _PROJECT_CACHE_SECONDS = 60.0
 
 Endpoint = Literal["envelope", "store"]
@@ -132,7 +133,10 @@ class IngestService:
         if request.endpoint == "store":
             key = sentry_key_from_request(request.headers, request.query)
             project = self._keys.authorize(request.project_id, key)
-            return self._accept_events(project, [(body, None)])
+            result, records = self._event_records(project, [(body, None)])
+            self._quota.admit(project, len(records))
+            self._stream.put(records)
+            return result
         envelope = parse_envelope(body)
         key = self._envelope_key(request, envelope.headers.get("dsn"))
         project = self._keys.authorize(request.project_id, key)
@@ -151,12 +155,22 @@ class IngestService:
                 traffic += session_traffic(item.type, parse_json_object(item.payload, item.type))
             elif item.type == "transaction":
                 traffic += transaction_traffic(parse_json_object(item.payload, item.type))
-        if traffic:
-            self._put_traffic(project.project_id, traffic)
+        # Everything is parsed and checked before anything is put: a request answered with a 4xx put nothing,
+        # so the SDK's retry of it cannot count twice.
+        traffic_records = self._traffic_records(project.project_id, traffic)
         if events:
-            accepted = self._accept_events(project, events)
+            accepted, event_records = self._event_records(project, events)
+            try:
+                self._quota.admit(project, len(event_records))
+            except RateLimited:
+                # Sessions are not events: they are counted even when the events are over the quota (the
+                # SDK drops a rate-limited envelope; it does not send it again).
+                self._stream.put(traffic_records)
+                raise
+            self._stream.put(traffic_records + event_records)
             accepted.items.update(result.items)
             return accepted
+        self._stream.put(traffic_records)
         if isinstance(header_event_id, str):
             result.event_id = header_event_id
         return result
@@ -173,7 +187,7 @@ class IngestService:
                     return key
             raise
 
-    def _put_traffic(self, project_id: str, traffic: list[dict[str, Any]]) -> None:
+    def _traffic_records(self, project_id: str, traffic: list[dict[str, Any]]) -> list[StreamRecord]:
         received_at = self._clock()
         records = []
         for entry in traffic:
@@ -181,9 +195,11 @@ class IngestService:
                 kind="traffic", project_id=project_id, event_id=uuid.uuid4().hex, received_at=received_at, payload=entry
             )
             records.append(StreamRecord(partition_key=record.event_id, data=record.encode()))
-        self._stream.put(records)
+        return records
 
-    def _accept_events(self, project: Project, events: list[tuple[bytes, str | None]]) -> IngestResult:
+    def _event_records(
+        self, project: Project, events: list[tuple[bytes, str | None]]
+    ) -> tuple[IngestResult, list[StreamRecord]]:
         project_id = project.project_id
         received_at = self._clock()
         result = IngestResult()
@@ -202,9 +218,7 @@ class IngestService:
             records.append(StreamRecord(partition_key=event_id, data=data))
             result.event_id = event_id
             result.items["event"] += 1
-        self._quota.admit(project, len(records))
-        self._stream.put(records)
-        return result
+        return result, records
 
 
 def _event_id(value: object) -> str:

@@ -154,3 +154,48 @@ def test_nothing_is_processed_from_rejected_requests(project: TestProject) -> No
     _post(project, _envelope({"message": "the only good one"}))
     issues = wait_for(lambda: project.issues())
     assert [issue["title"] for issue in issues] == ["the only good one"]
+
+
+def _items(*items: tuple[str, bytes]) -> bytes:
+    return b"{}\n" + b"".join(json.dumps({"type": kind}).encode() + b"\n" + payload + b"\n" for kind, payload in items)
+
+
+def _sessions(project: TestProject, release: str) -> int:
+    rows = project.api("/traffic", hours=2).json()["traffic"]
+    return sum(row.get("sessions") or 0 for row in rows if row.get("value") == release)
+
+
+def test_a_rejected_envelope_puts_nothing_on_the_stream(project: TestProject) -> None:
+    """The sessions before a malformed event are not counted: the SDK's retry would count them again."""
+    sessions = json.dumps(
+        {"aggregates": [{"started": "2026-12-02T10:00:00Z", "exited": 4}], "attrs": {"release": "r@1"}}
+    )
+    rejected = _post(project, _items(("sessions", sessions.encode()), ("event", b"{not json")))
+    assert rejected.status_code == 400
+    accepted = _post(
+        project, _items(("sessions", sessions.encode()), ("event", json.dumps({"message": "ok"}).encode()))
+    )
+    assert accepted.status_code == 200
+    wait_for(lambda: project.issues())
+    assert wait_for(lambda: _sessions(project, "r@1")) == 4  # the accepted request's sessions only
+    assert [i["count"] for i in project.issues()] == [1]
+
+
+def test_an_envelope_of_600_events_is_put_in_chunks_kinesis_accepts(project: TestProject) -> None:
+    from functions.ingest import handler as ingest
+
+    kinesis = ingest.service()._stream._kinesis  # the ingest function's own client
+    sizes: list[int] = []
+
+    def count(params: dict[str, object], **_: object) -> None:
+        sizes.append(len(json.loads(params["body"])["Records"]))  # type: ignore[arg-type]
+
+    kinesis.meta.events.register("before-call.kinesis.PutRecords", count, unique_id="count-put-records")
+    try:
+        events = [("event", json.dumps({"message": "bulk import failed"}).encode()) for _ in range(600)]
+        response = _post(project, _items(*events), **{"X-Sentry-Auth": f"Sentry sentry_key={project.public_key}"})
+    finally:
+        kinesis.meta.events.unregister("before-call.kinesis.PutRecords", unique_id="count-put-records")
+    assert response.status_code == 200, response.text
+    assert sizes == [500, 100]  # PutRecords takes at most 500 records
+    wait_for(lambda: [i["count"] for i in project.issues()] == [600] or None, timeout=60)

@@ -50,13 +50,13 @@ def test_past_the_quota_ingest_answers_429_and_the_sdk_backs_off(
     assert _patch(project, {"rate_limit_per_minute": 3}).status_code == 200
     _not_near_a_minute_boundary()
     event_requests: list[int] = []  # requests that carried events (client reports are not rate limited)
-    original = IngestService._accept_events
+    original = IngestService._event_records
 
     def counting(self: IngestService, project: Any, events: Any) -> Any:
         event_requests.append(len(events))
         return original(self, project, events)
 
-    monkeypatch.setattr(IngestService, "_accept_events", counting)
+    monkeypatch.setattr(IngestService, "_event_records", counting)
     sentry_sdk.init(dsn=project.dsn, default_integrations=False)
     for n in range(3):
         sentry_sdk.capture_message(f"within quota {n}")

@@ -129,13 +129,13 @@ def test_a_429_stops_that_category_until_the_limit_expires(
     while time.gmtime().tm_sec > 40:  # the quota is per calendar minute
         time.sleep(1)
     attempts: list[int] = []
-    original = IngestService._accept_events
+    original = IngestService._event_records
 
     def counting(self: IngestService, project_: Any, events: Any) -> Any:
         attempts.append(len(events))
         return original(self, project_, events)
 
-    monkeypatch.setattr(IngestService, "_accept_events", counting)
+    monkeypatch.setattr(IngestService, "_event_records", counting)
     collector.up()
     client = Client(Options(dsn=_dsn(project, collector.port), buffer_dir=str(tmp_path)))
     client.capture_message("the one the quota allows")

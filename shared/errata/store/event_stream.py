@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from errata.limits import KINESIS_PUT_RECORDS_MAX_BYTES, KINESIS_PUT_RECORDS_MAX_RECORDS
+
 
 class StreamUnavailable(Exception):
     """Kinesis kept refusing records after retries: a server-side fault (503), not the client's."""
@@ -28,7 +30,11 @@ class EventStream:
         self._attempts = attempts
 
     def put(self, records: list[StreamRecord]) -> None:
-        # One request carries every record of an envelope (at most a few): no 500-entry chunking needed.
+        """Every record, in as few PutRecords calls as its limits allow (errata.limits)."""
+        for chunk in _chunks(records):
+            self._put_chunk(chunk)
+
+    def _put_chunk(self, records: list[StreamRecord]) -> None:
         pending = [{"PartitionKey": r.partition_key, "Data": r.data} for r in records]
         for attempt in range(self._attempts):
             response = self._kinesis.put_records(StreamName=self._stream, Records=pending)
@@ -40,3 +46,20 @@ class EventStream:
             ]
             time.sleep(0.05 * 2**attempt)
         raise StreamUnavailable(f"{len(pending)} records were not accepted by the stream")
+
+
+def _chunks(records: list[StreamRecord]) -> list[list[StreamRecord]]:
+    chunks: list[list[StreamRecord]] = []
+    size = 0
+    for record in records:
+        record_size = len(record.data) + len(record.partition_key.encode())
+        if (
+            not chunks
+            or len(chunks[-1]) == KINESIS_PUT_RECORDS_MAX_RECORDS
+            or size + record_size > KINESIS_PUT_RECORDS_MAX_BYTES
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(record)
+        size += record_size
+    return chunks
