@@ -4,8 +4,10 @@ handlers' per-container caches are keyed by resource names, which every local st
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -89,6 +91,16 @@ class TestProject:
             headers={"Authorization": f"Bearer {self.api_token}"},
             timeout=10,
         )
+
+    def store(self, payload: dict[str, Any]) -> None:
+        """One event through Sentry's /store/ endpoint, as an old SDK or a hand-made client sends it."""
+        response = requests.post(
+            f"{self.base_url}/api/{self.project_id}/store/",
+            data=json.dumps({"event_id": uuid.uuid4().hex, **payload}),
+            headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={self.public_key}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
 
     def api(self, path: str, **params: Any) -> requests.Response:
         return requests.get(

@@ -75,16 +75,6 @@ def _patch_rules(project: TestProject, rules: str) -> requests.Response:
     )
 
 
-def _store(project: TestProject, payload: dict[str, Any]) -> None:
-    response = requests.post(
-        f"{project.base_url}/api/{project.project_id}/store/",
-        data=json.dumps({"event_id": uuid.uuid4().hex, **payload}),
-        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={project.public_key}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 def test_project_fingerprint_rules_set_through_the_api_merge_what_they_match(project: TestProject) -> None:
     bad = _patch_rules(project, "error.type:TimeoutError -> timeouts\nwhatever -> x")
     assert bad.status_code == 422
@@ -95,8 +85,8 @@ def test_project_fingerprint_rules_set_through_the_api_merge_what_they_match(pro
     for function in ("fetch_rates", "load_profile"):
         event = _crash(function)
         event["exception"]["values"][0]["type"] = "TimeoutError"
-        _store(project, event)
-    _store(project, _crash("charge"))
+        project.store(event)
+    project.store(_crash("charge"))
 
     def grouped() -> dict[str, int] | None:
         issues = project.issues()
@@ -108,7 +98,7 @@ def test_project_fingerprint_rules_set_through_the_api_merge_what_they_match(pro
 
 def test_a_trace_logged_as_text_is_parsed_grouped_and_stored(project: TestProject) -> None:
     for order, line in ((1001, 40), (98231, 44)):  # another order, and a release that moved the code
-        _store(project, {"platform": "java", "message": "request failed\n" + JAVA_TRACE.format(order=order, line=line)})
+        project.store({"platform": "java", "message": "request failed\n" + JAVA_TRACE.format(order=order, line=line)})
 
     def issue() -> dict[str, Any] | None:
         issues = project.issues()

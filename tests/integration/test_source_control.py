@@ -38,16 +38,6 @@ def _put_mappings(project: TestProject, *mappings: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def _store(project: TestProject, payload: dict[str, Any]) -> None:
-    response = requests.post(
-        f"{project.base_url}/api/{project.project_id}/store/",
-        data=json.dumps({"event_id": uuid.uuid4().hex, **payload}),
-        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={project.public_key}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 def _only_issue(project: TestProject) -> dict[str, Any]:
     issue = wait_for(lambda: project.issues() or None)[0]
     detail: dict[str, Any] = project.api(f"/issues/{issue['id']}").json()
@@ -130,13 +120,13 @@ def test_a_release_named_after_its_commit_links_without_a_deploy_and_no_release_
         "in_app": True,
     }
     exception = {"type": "KeyError", "value": "'id'", "stacktrace": {"frames": [frame]}}
-    _store(project, {"platform": "python", "release": "api@9fceb02", "exception": {"values": [exception]}})
+    project.store({"platform": "python", "release": "api@9fceb02", "exception": {"values": [exception]}})
     event = _only_issue(project)["event"]
     assert event["source_ref"] == {"commit": "9fceb02", "source": "release"}
     assert _frames(event)[0]["source_link"] == "https://gitlab.com/acme/api/-/blob/9fceb02/backend/api/views.py#L12"
 
     other = {**exception, "type": "LookupError"}
-    _store(project, {"platform": "python", "exception": {"values": [other]}})
+    project.store({"platform": "python", "exception": {"values": [other]}})
     issue = wait_for(lambda: next((i for i in project.issues() if i["type"] == "LookupError"), None))
     event = project.api(f"/issues/{issue['id']}").json()["event"]
     assert event["source_ref"] == {"commit": None, "source": "default_branch"}
@@ -175,7 +165,7 @@ def test_symbolicated_javascript_frames_link_to_the_original_file(
     )
     assert project.call("POST", "/deploys", {"release": "web@1.0.0", "commit": SHA}).status_code == 201
     captured = json.loads((MAPS / "dist-1.0.0" / "class_method.frames.json").read_text())
-    _store(project, node_crash_event(captured, "web@1.0.0"))
+    project.store(node_crash_event(captured, "web@1.0.0"))
 
     event = _only_issue(project)["event"]
     crash = _frames(event)[-1]
@@ -191,7 +181,7 @@ def test_a_java_text_trace_links_its_packages_as_folders(project: TestProject) -
         project, {"stack_root": "com.acme.", "repository_url": REPOSITORY, "source_root": "src/main/java/com/acme/"}
     )
     assert project.call("POST", "/deploys", {"release": "orders@5.0.0", "commit": SHA}).status_code == 201
-    _store(project, {"platform": "java", "release": "orders@5.0.0", "message": "request failed\n" + JAVA_TRACE})
+    project.store({"platform": "java", "release": "orders@5.0.0", "message": "request failed\n" + JAVA_TRACE})
 
     frames = {frame["function"]: frame for frame in _frames(_only_issue(project)["event"])}
     assert frames["shippingLabel"]["source_link"] == (

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from errata_local.cli import main as errata
 from errata_local.demo import node_crash_event
@@ -45,16 +44,6 @@ def _crash(release: str, directory: str, scenario: str) -> dict[str, Any]:
     return node_crash_event(json.loads((MAPS / directory / f"{scenario}.frames.json").read_text()), release)
 
 
-def _store(project: TestProject, payload: dict[str, Any]) -> None:
-    response = requests.post(
-        f"{project.base_url}/api/{project.project_id}/store/",
-        data=json.dumps(payload),
-        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={project.public_key}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 def test_uploaded_maps_resolve_a_minified_node_crash_and_releases_group_together(
     project: TestProject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -68,8 +57,8 @@ def test_uploaded_maps_resolve_a_minified_node_crash_and_releases_group_together
     listed = project.api("/releases/1.0.0/artifacts").json()
     assert {a["name"] for a in listed["artifacts"]} == {"~/app.min.js", "~/app.min.js.map"}
 
-    _store(project, _crash("1.0.0", "dist-1.0.0", "class_method"))
-    _store(project, _crash("1.0.1", "dist-1.0.1", "class_method"))
+    project.store(_crash("1.0.0", "dist-1.0.0", "class_method"))
+    project.store(_crash("1.0.1", "dist-1.0.1", "class_method"))
 
     def one_issue_of_two() -> list[dict[str, Any]] | None:
         issues = project.issues()
@@ -91,7 +80,7 @@ def test_a_release_missing_its_map_keeps_the_frames_and_says_why(
 ) -> None:
     (tmp_path / "app.min.js").write_bytes((MAPS / "dist-1.0.0" / "app.min.js").read_bytes())
     _upload(project, "2.0.0", tmp_path, capsys)
-    _store(project, _crash("2.0.0", "dist-1.0.0", "class_method"))
+    project.store(_crash("2.0.0", "dist-1.0.0", "class_method"))
     issue = wait_for(lambda: project.issues() or None)[0]
     event = project.api(f"/issues/{issue['id']}").json()["event"]
     assert event["exception"]["values"][0]["stacktrace"]["frames"][-1]["function"] == "o.validate"
@@ -129,7 +118,7 @@ def test_a_proguard_mapping_uploaded_by_the_cli_deobfuscates_a_java_crash(
     assert code == 0, capsys.readouterr()
     # The app logged its obfuscated trace; the processor parses it, then deobfuscates it.
     text = (fixtures / "obfuscated.stack.txt").read_text()
-    _store(project, {"event_id": uuid.uuid4().hex, "platform": "java", "release": "billing@1.0", "message": text})
+    project.store({"event_id": uuid.uuid4().hex, "platform": "java", "release": "billing@1.0", "message": text})
     issue = wait_for(lambda: project.issues() or None)[0]
     event = project.api(f"/issues/{issue['id']}").json()["event"]
     cause = event["exception"]["values"][0]

@@ -6,11 +6,9 @@ that files a ticket."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
-import requests
 import sentry_sdk
 
 from errata_local.stack import LocalStack, StackInfo
@@ -24,18 +22,11 @@ pytestmark = pytest.mark.integration
 def _issue(project: TestProject, kind: str, text: str) -> dict[str, Any]:
     frame = {"abs_path": "/srv/app/billing.py", "function": "charge", "lineno": 9, "in_app": True}
     event = {
-        "event_id": uuid.uuid4().hex,
         "platform": "python",
         "release": "billing@3.1.0",
         "exception": {"values": [{"type": kind, "value": text, "stacktrace": {"frames": [frame]}}]},
     }
-    response = requests.post(
-        f"{project.base_url}/api/{project.project_id}/store/",
-        data=json.dumps(event),
-        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={project.public_key}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
+    project.store(event)
     return issue_titled(project, f"{kind}: {text}")
 
 

@@ -7,6 +7,7 @@ payload is what gets stored; this view is what grouping and the issue summary re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,3 +187,16 @@ class SentryEvent(_Lenient):
         if self.logentry and self.logentry.message:
             return self.logentry.message
         return self.message_text
+
+
+def event_frames(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every frame dict of an event payload: exceptions' and threads' stacks."""
+    for interface in ("exception", "threads"):
+        container = payload.get(interface)
+        values = container.get("values") if isinstance(container, dict) else container
+        for value in values if isinstance(values, list) else []:
+            stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
+            frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+            for frame in frames if isinstance(frames, list) else []:
+                if isinstance(frame, dict):
+                    yield frame

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from errata.models.event import event_frames
 from errata.models.integrations import CodeMapping, Provider, SourceRef
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -115,19 +115,6 @@ def frame_link(
     mapping, path = found
     lineno = frame.get("lineno") if isinstance(frame.get("lineno"), int) else None
     return file_url(mapping.provider, mapping.repository_url, ref.commit or mapping.default_branch, path, lineno), None
-
-
-def event_frames(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every frame of the event's exceptions and threads."""
-    for section in ("exception", "threads"):
-        container = event.get(section)
-        values = container.get("values") if isinstance(container, dict) else None
-        for value in values if isinstance(values, list) else []:
-            stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
-            frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-            for frame in frames if isinstance(frames, list) else []:
-                if isinstance(frame, dict):
-                    yield frame
 
 
 def link_event(event: dict[str, Any], mappings: list[CodeMapping], ref: SourceRef) -> dict[str, Any]:

@@ -16,13 +16,13 @@ import base64
 import posixpath
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from symbolic.sourcemapcache import SourceMapCache
 
+from errata.models.event import event_frames
 from errata.store.artifacts import (
     ArtifactStore,
     artifact_key,
@@ -56,19 +56,6 @@ class SymbolicationError:
 
     def as_event_error(self) -> dict[str, str]:
         return {"type": self.type, "url": self.url, "reason": self.reason}
-
-
-def event_frames(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every frame dict of an event payload: exceptions' and threads' stacks."""
-    for interface in ("exception", "threads"):
-        container = payload.get(interface)
-        values = container.get("values") if isinstance(container, dict) else container
-        for value in values if isinstance(values, list) else []:
-            stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
-            frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
-            for frame in frames if isinstance(frames, list) else []:
-                if isinstance(frame, dict):
-                    yield frame
 
 
 def best_artifact(names: list[str], path: str) -> str | None:

@@ -6,11 +6,12 @@ import logging
 import os
 from typing import Any
 
+from errata.models.event import event_frames
 from errata.store.artifacts import ArtifactStore
 from errata.symbolication.cache import ArtifactCache
 from errata.symbolication.go_paths import strip_go_build_path
 from errata.symbolication.proguard import ParsedMapping, ProguardResolver
-from errata.symbolication.sourcemaps import ParsedMap, SourceMapResolver, event_frames
+from errata.symbolication.sourcemaps import ParsedMap, SourceMapResolver
 
 logger = logging.getLogger(__name__)
 CACHE_MB_ENV = "ERRATA_SYMBOLICATION_CACHE_MB"
