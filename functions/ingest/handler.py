@@ -47,8 +47,15 @@ KNOWN_ITEM_TYPES = frozenset(
     }
 )
 metrics = Metrics(namespace="Errata", service="ingest")
-# Browser SDKs post cross-origin and authenticate with ?sentry_key=.
-app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["X-Sentry-Auth", "Content-Encoding"]))
+# Browser SDKs post cross-origin and authenticate with ?sentry_key=; they read the rate-limit headers of a
+# 429 only when CORS exposes them.
+app = APIGatewayHttpResolver(
+    cors=CORSConfig(
+        allow_origin="*",
+        allow_headers=["X-Sentry-Auth", "Content-Encoding"],
+        expose_headers=["Retry-After", "X-Sentry-Rate-Limits"],
+    )
+)
 
 
 @cache

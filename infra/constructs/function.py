@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
@@ -72,9 +73,19 @@ class ErrataFunction(Construct):
             retention=_LOG_RETENTION[config.log_retention_days],
             removal_policy=RemovalPolicy.DESTROY if config.stage == "dev" else RemovalPolicy.RETAIN,
         )
+        # A role of its own instead of AWSLambdaBasicExecutionRole, whose logs permissions are on every log
+        # group of the account ("Resource": "*"): this one may write to this function's log group only.
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{config.prefix}-{name}: writes its own logs; grants are added per resource",
+        )
+        self.log_group.grant_write(role)
         self.function = lambda_.Function(
             self,
             "Function",
+            role=role,
             function_name=f"{config.prefix}-{name}",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
@@ -102,18 +113,6 @@ class ErrataFunction(Construct):
                     "id": "AwsSolutions-L1",
                     "reason": "Pinned to python3.12: the layer is built and tested for cp312 wheels "
                     "(make build, tests/infra); a runtime bump is a deliberate change with its own rebuild.",
-                },
-            ],
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.function.role,  # type: ignore[arg-type]
-            [
-                {
-                    "id": "AwsSolutions-IAM4",
-                    "reason": "AWSLambdaBasicExecutionRole only allows writing this function's logs.",
-                    "appliesTo": [
-                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-                    ],
                 },
             ],
         )

@@ -1,9 +1,12 @@
 """API Gateway (HTTP API, payload format 2.0) in front of the same handlers Lambda runs: each HTTP request
-becomes the event API Gateway would send; the handler's answer becomes the HTTP response."""
+becomes the event API Gateway would send; the handler's answer becomes the HTTP response. The platform's
+size limits hold here as on AWS (a body API Gateway or Lambda would refuse never reaches a handler), so what
+works locally works deployed."""
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -13,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.wrappers import Request, Response
 
+from errata.limits import API_GATEWAY_MAX_BODY_BYTES, LAMBDA_MAX_REQUEST_BYTES
 from errata_local.lambda_context import LocalLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -90,5 +94,26 @@ class Gateway:
         request = Request(environ)
         is_ingest = INGEST_ROUTE.match(request.path) is not None
         handler, name = (self._ingest, "ingest") if is_ingest else (self._api, "api")
-        result = handler(api_gateway_event(request), LocalLambdaContext(function_name=f"errata-local-{name}"))
+        refusal = _platform_refusal(request)
+        if refusal is not None:
+            return refusal(environ, start_response)
+        event = api_gateway_event(request)
+        near_limit = len(event.get("body") or "") > LAMBDA_MAX_REQUEST_BYTES // 2
+        if near_limit and len(json.dumps(event)) > LAMBDA_MAX_REQUEST_BYTES:
+            # Lambda refuses the invocation: the function never runs (errata.limits).
+            return _aws_error(413, "Request Too Long")(environ, start_response)
+        result = handler(event, LocalLambdaContext(function_name=f"errata-local-{name}"))
         return http_response(result)(environ, start_response)
+
+
+def _platform_refusal(request: Request) -> Response | None:
+    """What API Gateway answers before any function runs: a body over its 10 MB limit (errata.limits). Read
+    up to the limit only, as API Gateway does not buffer more either."""
+    length = request.content_length
+    if length is not None and length > API_GATEWAY_MAX_BODY_BYTES:
+        return _aws_error(413, f"HTTP content length exceeded {API_GATEWAY_MAX_BODY_BYTES} bytes.")
+    return None
+
+
+def _aws_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json")

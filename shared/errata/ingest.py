@@ -1,10 +1,11 @@
 """Ingest: a Sentry client's request becomes stream records, or a 4xx that says why.
 
-Limits as Relay's defaults: 1 MiB per event item, 20 MiB per request (compressed and decompressed; the
-decompressed size is checked while inflating)."""
+Limits (errata.limits): 4 MiB per request as sent, the most a Lambda behind API Gateway can receive; as
+Relay's defaults, 20 MiB decompressed (checked while inflating) and 1 MiB per event item."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections import Counter
@@ -14,7 +15,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from errata.errors import MissingAuth, PayloadTooLarge, RateLimited, UnknownProjectKey
-from errata.limits import KINESIS_RECORD_MAX_BYTES
+from errata.limits import (
+    INGEST_MAX_BODY_BYTES,
+    INGEST_MAX_DECOMPRESSED_BYTES,
+    INGEST_MAX_EVENT_BYTES,
+    KINESIS_RECORD_MAX_BYTES,
+)
 from errata.models.ingested import IngestedEvent
 from errata.protocol.auth import sentry_key_from_request
 from errata.protocol.decompress import decode_body
@@ -25,8 +31,9 @@ from errata.store.projects import Project, ProjectStore
 from errata.timefmt import utc_now
 from errata.traffic import session_traffic, transaction_traffic
 
-MAX_EVENT_BYTES = 1024 * 1024
-MAX_REQUEST_BYTES = 20 * 1024 * 1024
+MAX_EVENT_BYTES = INGEST_MAX_EVENT_BYTES
+MAX_REQUEST_BYTES = INGEST_MAX_BODY_BYTES
+MAX_DECOMPRESSED_BYTES = INGEST_MAX_DECOMPRESSED_BYTES
 MAX_STREAM_RECORD_BYTES = KINESIS_RECORD_MAX_BYTES - 256  # Kinesis counts the partition key in its 1 MiB
 _PROJECT_CACHE_SECONDS = 60.0
 
@@ -129,7 +136,7 @@ class IngestService:
     def ingest(self, request: IngestRequest) -> IngestResult:
         if len(request.body) > MAX_REQUEST_BYTES:
             raise PayloadTooLarge(f"request body is larger than {MAX_REQUEST_BYTES} bytes")
-        body = decode_body(request.body, request.headers.get("content-encoding"), MAX_REQUEST_BYTES)
+        body = decode_body(request.body, request.headers.get("content-encoding"), MAX_DECOMPRESSED_BYTES)
         if request.endpoint == "store":
             key = sentry_key_from_request(request.headers, request.query)
             project = self._keys.authorize(request.project_id, key)
@@ -157,7 +164,7 @@ class IngestService:
                 traffic += transaction_traffic(parse_json_object(item.payload, item.type))
         # Everything is parsed and checked before anything is put: a request answered with a 4xx put nothing,
         # so the SDK's retry of it cannot count twice.
-        traffic_records = self._traffic_records(project.project_id, traffic)
+        traffic_records = self._traffic_records(project.project_id, body, traffic)
         if events:
             accepted, event_records = self._event_records(project, events)
             try:
@@ -187,12 +194,17 @@ class IngestService:
                     return key
             raise
 
-    def _traffic_records(self, project_id: str, traffic: list[dict[str, Any]]) -> list[StreamRecord]:
+    def _traffic_records(self, project_id: str, body: bytes, traffic: list[dict[str, Any]]) -> list[StreamRecord]:
+        """Each record's id is a digest of the envelope and the record's place in it: when an SDK sends the
+        same envelope again (a retry after a 503, when part of a PutRecords had already been accepted), its
+        records carry the same ids, and the processor counts each id once (errata.store.stream_positions)."""
         received_at = self._clock()
+        envelope = hashlib.blake2b(body, digest_size=16, person=b"errata-traffic").hexdigest()
         records = []
-        for entry in traffic:
+        for index, entry in enumerate(traffic):
+            record_id = hashlib.blake2b(f"{project_id}:{envelope}:{index}".encode(), digest_size=16).hexdigest()
             record = IngestedEvent(
-                kind="traffic", project_id=project_id, event_id=uuid.uuid4().hex, received_at=received_at, payload=entry
+                kind="traffic", project_id=project_id, event_id=record_id, received_at=received_at, payload=entry
             )
             records.append(StreamRecord(partition_key=record.event_id, data=record.encode()))
         return records

@@ -26,16 +26,14 @@ from botocore.exceptions import ClientError
 
 from errata.alerts.announcements import issue_url, publish_announcements
 from errata.errors import UnprocessableRecord
-from errata.grouping.fingerprint import Grouping, fingerprint_event
-from errata.grouping.rules import parse_rules
+from errata.event_preparation import prepare_event
+from errata.grouping.fingerprint import Grouping
 from errata.issue_status import needs_release_order, status_after
 from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, BlastRadius, Counts
 from errata.models.event import SentryEvent
 from errata.models.ingested import IngestedEvent
 from errata.sampling import plan_samples
-from errata.scrubbing import scrub_event
 from errata.sketch import merge_users
-from errata.stacktrace_text import attach_text_stacktrace
 from errata.store.alert_bus import AlertBus
 from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
@@ -43,11 +41,11 @@ from errata.store.event_payloads import EventPayloadStore, representative_key, s
 from errata.store.issues import Announcement, IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore
-from errata.store.stream_positions import StreamPositionStore
+from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
 from errata.symbolication.symbolicator import Symbolicator
 from errata.timefmt import iso_utc, utc_now
-from errata.traffic import CRASHED, ERRORED, ERRORS, REQUESTS, SESSIONS
+from errata.traffic import CRASHED, ERRORED, ERRORS, MAX_TRAFFIC_COUNT, REQUESTS, SESSIONS
 
 TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
 
@@ -55,8 +53,8 @@ logger = logging.getLogger(__name__)
 WriteKey = tuple[str, ...]
 _WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
-# DynamoDB allows 100 items per transaction; one is the shard position.
-MAX_ITEMS_PER_TRANSACTION = 99
+# DynamoDB allows 100 items per transaction; two are the shard's position and its recent event ids.
+MAX_ITEMS_PER_TRANSACTION = 98
 _CONFLICT_ATTEMPTS = 8
 # Cancellation reasons that another writer or the table's capacity caused: wait, re-read, try again.
 # (docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html, CancellationReasons)
@@ -161,6 +159,7 @@ class _StagedTraffic:
     sequence_number: int
     record: Any
     project_id: str
+    event_id: str
     received_at: datetime
     counts: dict[str, int]
     release: str | None
@@ -249,7 +248,8 @@ class BatchSummary:
     regressions: int = 0
     announced: int = 0
     announcements_pending: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # records redelivered by Kinesis (at or below the shard's position)
+    resent: int = 0  # events whose id the shard had already counted (an SDK sending an event again)
     dead_lettered: int = 0
     transactions: int = 0
     conflicts: int = 0  # transactions cancelled by a concurrent writer or throttling, then retried
@@ -297,6 +297,9 @@ class IssueBatch:
         self._position: int | None = None
         self._staged: list[_Staged | _StagedTraffic] = []
         self._dead_lettered: list[int] = []
+        self._resent: list[int] = []
+        self._recent = RecentEventIds()
+        self._batch_ids: set[str] = set()
         self.summary = BatchSummary()
 
     def stage(self, record: KinesisRecord) -> str:
@@ -304,7 +307,8 @@ class IssueBatch:
         shard = f"{record.event_source_arn}/{record.event_id.split(':', 1)[0]}"
         if self._shard is None:
             self._shard = shard
-            self._position = self._positions.position(shard)
+            state = self._positions.state(shard)
+            self._position, self._recent = state.position, state.recent
         elif shard != self._shard:
             raise ValueError(f"a batch holds one shard's records, got {shard} after {self._shard}")
         if self._position is not None and sequence_number <= self._position:
@@ -318,6 +322,11 @@ class IssueBatch:
             self._dead_lettered.append(sequence_number)
             self.summary.dead_lettered += 1
             return "dead-lettered"
+        if ingested.event_id in self._batch_ids or self._recent.seen(ingested.event_id):
+            self._resent.append(sequence_number)
+            self.summary.resent += 1
+            return "resent"
+        self._batch_ids.add(ingested.event_id)
         if ingested.kind == "traffic":
             payload = ingested.payload
             self._staged.append(
@@ -325,31 +334,33 @@ class IssueBatch:
                     sequence_number=sequence_number,
                     record=record,
                     project_id=ingested.project_id,
+                    event_id=ingested.event_id,
                     received_at=ingested.received_at,
-                    counts={k: v for k, v in payload.items() if k in TRAFFIC_COUNTS and isinstance(v, int) and v > 0},
+                    counts={k: v for k, v in payload.items() if k in TRAFFIC_COUNTS and _is_count(v)},
                     release=payload.get("release"),
                     route=payload.get("route"),
                 )
             )
             return "traffic"
-        event = SentryEvent.model_validate(ingested.payload)
-        payload = attach_text_stacktrace(event, ingested.payload)
-        if self._symbolicator is not None and self._symbolicator.symbolicate(ingested.project_id, payload):
-            event = SentryEvent.model_validate(payload)  # frames now name the original code
-        grouping = fingerprint_event(event, parse_rules(self._project_settings(ingested.project_id).fingerprint_rules))
+        prepared = prepare_event(
+            ingested.project_id,
+            ingested.payload,
+            self._project_settings(ingested.project_id),
+            self._symbolicator,
+        )
         self._staged.append(
             _Staged(
                 sequence_number=sequence_number,
                 record=record,
                 project_id=ingested.project_id,
                 event_id=ingested.event_id,
-                grouping=grouping,
-                event=event,
-                payload=scrub_event(payload),
+                grouping=prepared.grouping,
+                event=prepared.event,
+                payload=prepared.payload,
                 received_at=ingested.received_at,
             )
         )
-        return grouping.issue_id
+        return prepared.grouping.issue_id
 
     def commit(self, reporter: FailureReporter) -> BatchSummary:
         """Writes what was staged before the first failed record; reports every record not written."""
@@ -365,12 +376,17 @@ class IssueBatch:
                     reporter.failure_handler(staged_record.record, sys.exc_info())
                 self.summary.failed = len(reporter.fail_messages)
                 return self.summary
-        poison = [n for n in self._dead_lettered if cutoff is None or n < cutoff]
+        # Dead-lettered and resent records are covered by the position of the segment they fall in.
+        skipped = [n for n in self._dead_lettered + self._resent if cutoff is None or n < cutoff]
         unwritten = [s for s in staged if cutoff is not None and s.sequence_number >= cutoff]
-        segments = _segments(committable, poison)
+        segments = _segments(committable, skipped)
+        recent = RecentEventIds(list(self._recent.entries))
+        for staged_record in committable:
+            recent.add(staged_record.event_id, staged_record.received_at)
         for index, (segment, last_sequence) in enumerate(segments):
             try:
-                self._commit_segment(segment, last_sequence)
+                # The recent ids go with the last transaction: only ids whose counts are written.
+                self._commit_segment(segment, last_sequence, recent if index == len(segments) - 1 else None)
             except Exception:
                 exc_info = sys.exc_info()
                 for later_segment, _ in segments[index:]:
@@ -384,7 +400,9 @@ class IssueBatch:
         self.summary.failed = len(reporter.fail_messages)
         return self.summary
 
-    def _commit_segment(self, segment: list[_Staged | _StagedTraffic], last_sequence: int) -> None:
+    def _commit_segment(
+        self, segment: list[_Staged | _StagedTraffic], last_sequence: int, recent: RecentEventIds | None
+    ) -> None:
         assert self._shard is not None
         aggregates: dict[tuple[str, str], _IssueAggregate] = {}
         tallies: dict[WriteKey, _Tally] = {}
@@ -414,6 +432,7 @@ class IssueBatch:
                     tally.increments.update(staged.increments(key))
                 if identity and key[0] == "window" and key[1].startswith("issue#"):
                     tally.users.add(identity)
+        counter_keys = list(tallies)
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         states = self._issues.current_states(list(aggregates))
         self._store_samples([staged for staged in segment if isinstance(staged, _Staged)], states)
@@ -423,6 +442,8 @@ class IssueBatch:
                 states = self._issues.current_states(list(aggregates))
             sketches = self._counters.user_sketches(sketch_keys) if sketch_keys else {}
             items = [self._positions.advance_item(self._shard, self._position, last_sequence), *counter_items]
+            if recent is not None:
+                items.append(self._positions.recent_item(self._shard, recent))
             items.extend(self._user_sketch_items(project_users, sketches))
             announcements: list[Announcement] = []
             for key, aggregate in aggregates.items():
@@ -455,6 +476,14 @@ class IssueBatch:
                     self.summary.conflicts += 1
                     self._back_off(attempt)
                     continue  # a concurrent transaction on a shared item (another shard), or throttling
+                full = [
+                    counter_keys[index - 1]
+                    for index, reason in enumerate(reasons)
+                    if reason == "ConditionalCheckFailed" and 0 < index <= len(counter_keys)
+                ]
+                for key in full:  # a window that lists as many users as it may: count its events only
+                    self._counters.mark_full(key[1], tallies[key].moment, "minute" if key[2] == "minute" else "hour")
+                    counter_items[counter_keys.index(key)] = self._counter_item(key, tallies[key])
                 if "ConditionalCheckFailed" in reasons:
                     continue  # another shard updated one of these issues or sketches: re-read, try again
                 raise
@@ -584,11 +613,11 @@ class IssueBatch:
 
 
 def _segments(
-    staged: list[_Staged | _StagedTraffic], poison: list[int]
+    staged: list[_Staged | _StagedTraffic], skipped: list[int]
 ) -> list[tuple[list[_Staged | _StagedTraffic], int]]:
     """Consecutive runs of records whose writes fit one transaction (at most MAX_ITEMS_PER_TRANSACTION
-    items), each with the sequence number its transaction moves the position to (dead-lettered records in
-    the run are covered too)."""
+    items), each with the sequence number its transaction moves the position to (skipped records, that is
+    dead-lettered or resent ones, are covered too)."""
     segments: list[tuple[list[_Staged | _StagedTraffic], int]] = []
     current: list[_Staged | _StagedTraffic] = []
     keys: set[WriteKey] = set()
@@ -600,11 +629,15 @@ def _segments(
         current.append(item)
         keys |= new_keys
     last = current[-1].sequence_number if current else None
-    tail = max(poison, default=None)
+    tail = max(skipped, default=None)
     if current or tail is not None:
         end = max(n for n in (last, tail) if n is not None)
         segments.append((current, end))
     return segments
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TRAFFIC_COUNT
 
 
 def _capped(value: str | None, limit: int) -> str | None:

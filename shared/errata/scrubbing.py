@@ -1,8 +1,19 @@
-"""Server-side PII scrubbing, applied before anything is stored.
+"""Server-side scrubbing of secrets and personal data, applied once, before anything is derived or stored.
 
-SDKs filter some headers themselves when `send_default_pii` is off, but not query strings, form data or
-variables such as `secret_token`; an SDK with PII on, or an old one, filters nothing. So the server does it,
-with Relay's default key list.
+SDKs filter some headers themselves when `send_default_pii` is off, but not query strings, form data,
+messages or variables such as `secret_token`; an SDK with PII on, or an old one, filters nothing. So the
+server does, before the title, culprit, routes and tags are taken from the event (a secret in a message
+would otherwise show in the issue list). The rules are at least Relay's defaults:
+- values of keys that name a secret (Relay's default fields: password, secret, passwd, api_key, apikey,
+  auth, credentials, mysql_pwd, privatekey, private_key, token, session...), plus short names Relay misses
+  (`pw`, `pwd`, `pass`, `db_pass`, `passphrase`, `sig`, `ssn`, `cvv`, `pin`);
+- in any text: `key=value` and `"key": "value"` with such a key, `password is hunter2`, Bearer/Basic
+  credentials, URL user info, PEM private keys, credit card numbers (Luhn-checked), US social security
+  numbers, IBANs (mod-97 checked), and tokens known by their prefix (AWS access key ids, Stripe, GitHub,
+  GitLab, Slack, Google API keys, npm, JWTs);
+- a secret found in one place is filtered everywhere else it appears (the formatted message's password is
+  also `logentry.params[1]` and a frame's local variable);
+- IP addresses, when the project asks for it (Relay's `scrubIpAddresses`).
 """
 
 from __future__ import annotations
@@ -13,56 +24,195 @@ from urllib.parse import parse_qsl, urlencode
 
 FILTERED = "[Filtered]"
 
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+@")
-_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+# Substrings that make a key name sensitive (Sentry's DEFAULT_SCRUBBED_FIELDS and a few more).
 _KEY_WORDS = (
-    r"password|passwd|secret|token|api[-_]?key|apikey|auth|credentials|mysql_pwd|private[-_]?key|otp|"
-    r"two[-_]factor|cookie|session[-_]?id|csrf"
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "auth",
+    "credential",
+    "mysql_pwd",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "cookie",
+    "session",
+    "csrf",
+    "signature",
+    "x-forwarded-for",
+    "x_forwarded_for",
+    "x-real-ip",
+    "x_real_ip",
+    "jwt",
+    "access_key",
+    "secret_key",
 )
-# `token=abc` inside any text: query strings quoted in URLs, reprs of requests, form bodies.
-_KEY_VALUE = re.compile(rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*=)([^&\s'\"<>,;)]+)", re.IGNORECASE)
-SENSITIVE_KEY = re.compile(rf"{_KEY_WORDS}|x[-_]forwarded[-_]for|x[-_]real[-_]ip", re.IGNORECASE)
+# Whole words (split on `_`, `-`, `.`, spaces and camelCase) that are sensitive only on their own: `pass`,
+# not `passenger`; `sig`, not `design`.
+_KEY_TOKENS = frozenset(
+    {"pw", "pwd", "pass", "sig", "ssn", "cvv", "cvc", "pin", "otp", "sid", "passcode", "2fa", "mfa", "sas"}
+)
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+_BEARER = re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+@")
+# `token=abc` in any text: query strings quoted in URLs, reprs of requests, form bodies, log lines.
+# The look-behind starts a key only where a word starts: a 16 KB word is one attempt, not 16,000.
+_KEY = r"(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)"
+_KEY_VALUE = re.compile(_KEY + r"(?P<sep>\s*=\s*|\s*:(?!//)\s*)(?P<value>[^&\s'\"<>,;)\]}]+)")
 # `secret_token = "tok_live_abc"` in source context lines and logged dicts.
-_KEY_QUOTED = re.compile(rf"(\b[\w.-]*(?:{_KEY_WORDS})[\w.-]*[\"']?\s*[:=]\s*)([\"'])[^\"'\n]*\2", re.IGNORECASE)
-_MAX_DEPTH = 64
+_KEY_QUOTED = re.compile(_KEY + r"(?P<sep>[\"']?\s*[:=]\s*)(?P<quote>[\"'])(?P<value>[^\"'\n]*)(?P=quote)")
+# Free text: `password is hunter2`, `the api key was abc123`, `password hunter2`.
+_PROSE = re.compile(
+    r"\b(?P<key>pass(?:word|wd|phrase|code)?|secret|api[ _-]?key|token|pin)\b(?P<sep>\s+(?:is|was|=|:)?\s*)"
+    r"(?P<value>(?!is\b|was\b|for\b|of\b|\[Filtered\])[^\s,;.'\"]{3,})",
+    re.IGNORECASE,
+)
+_KNOWN_TOKENS = re.compile(
+    r"\b(?:"
+    r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10,}"  # Stripe
+    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
+    r"|npm_[A-Za-z0-9]{36}"  # npm
+    r"|eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}"  # JWTs
+    r")\b"
+)
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:)+:")
+_IP_KEYS = frozenset({"ip_address", "remote_addr", "client_ip", "ip"})
+_MAX_DEPTH = 128
+# A secret is searched for elsewhere only when it looks like one: long enough ("1234" would filter line
+# numbers) and not a plain word ("failed" after `auth:` is not a password worth filtering everywhere).
+_MIN_PROPAGATED = 6
+_PLAIN_WORD = re.compile(r"[a-z]+|[A-Z][a-z]+")
+# Fields that name code, not data: grouping and symbolication read them, a secret is never one of them.
+_CODE_FIELDS = frozenset({"function", "raw_function", "symbol", "module", "package", "filename", "abs_path", "type"})
 
 
-def scrub_event(payload: dict[str, Any]) -> dict[str, Any]:
+def scrub_event(payload: dict[str, Any], *, scrub_ip_addresses: bool = False) -> dict[str, Any]:
     """A copy of the event with sensitive keys and values filtered; the input is not changed."""
-    scrubbed = _scrub(payload, 0)
+    scrubber = _Scrubber(scrub_ip_addresses)
+    scrubbed = scrubber.value(payload, 0, None)
     request = scrubbed.get("request")
     if isinstance(request, dict) and isinstance(request.get("query_string"), str):
         request["query_string"] = _scrub_query(request["query_string"])
+    if scrubber.found:
+        scrubbed = scrubber.propagate(scrubbed)
     return scrubbed  # type: ignore[no-any-return]
 
 
-def _scrub(value: Any, depth: int) -> Any:
-    if depth > _MAX_DEPTH:
+def scrub_text(text: str, *, scrub_ip_addresses: bool = False) -> str:
+    """One string scrubbed by the text rules (a route, a message outside an event)."""
+    return _Scrubber(scrub_ip_addresses).text(text)
+
+
+def is_sensitive_key(key: object) -> bool:
+    if not isinstance(key, str) or not key:
+        return False
+    lowered = key.lower()
+    if any(word in lowered for word in _KEY_WORDS):
+        return True
+    return any(token in _KEY_TOKENS for token in _TOKEN_SPLIT.split(_CAMEL.sub("_", key).lower()))
+
+
+class _Scrubber:
+    def __init__(self, scrub_ip_addresses: bool) -> None:
+        self._ips = scrub_ip_addresses
+        self.found: set[str] = set()
+
+    def value(self, value: Any, depth: int, key: object) -> Any:
+        if depth > _MAX_DEPTH:
+            return FILTERED
+        if isinstance(value, dict):
+            return {k: self._keyed(k, item, depth) for k, item in value.items()}
+        if isinstance(value, list):
+            # Headers and tags may come as [name, value] pairs.
+            if len(value) == 2 and isinstance(value[0], str) and is_sensitive_key(value[0]) and _has_content(value[1]):
+                self._remember(value[1])
+                return [value[0], FILTERED]
+            return [self.value(item, depth + 1, key) for item in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+    def _keyed(self, key: Any, item: Any, depth: int) -> Any:
+        if self._ips and key in _IP_KEYS and isinstance(item, str):
+            return None  # removed, as Relay does: "[Filtered]" would make every such user one user
+        if _has_content(item) and is_sensitive_key(key):
+            self._remember(item)
+            return FILTERED
+        return self.value(item, depth + 1, key)
+
+    def _remember(self, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return
+        text = str(value)
+        if len(text) >= _MIN_PROPAGATED and text != FILTERED and not _PLAIN_WORD.fullmatch(text):
+            self.found.add(text)
+
+    def text(self, text: str) -> str:
+        if len(text) < 3:
+            return text
+        text = _PEM.sub(FILTERED, text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
+        text = _URL_USERINFO.sub(f"{FILTERED}@", text)
+        text = _KNOWN_TOKENS.sub(self._filter_match, text)
+        text = _KEY_QUOTED.sub(self._keyed_match, text)
+        text = _KEY_VALUE.sub(self._keyed_match, text)
+        text = _PROSE.sub(self._prose_match, text)
+        text = _CARD.sub(_filter_card, text)
+        text = _SSN.sub(FILTERED, text)
+        text = _IBAN.sub(_filter_iban, text)
+        if self._ips:
+            text = _IPV6.sub(FILTERED, _IPV4.sub(FILTERED, text))
+        return text
+
+    def _filter_match(self, match: re.Match[str]) -> str:
+        self._remember(match.group(0))
         return FILTERED
-    if isinstance(value, dict):
-        return {
-            key: FILTERED if _is_sensitive_key(key) and _has_content(item) else _scrub(item, depth + 1)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        # Headers and tags may come as [name, value] pairs.
-        if len(value) == 2 and isinstance(value[0], str) and _is_sensitive_key(value[0]) and _has_content(value[1]):
-            return [value[0], FILTERED]
-        return [_scrub(item, depth + 1) for item in value]
-    if isinstance(value, str):
-        return scrub_text(value)
-    return value
 
+    def _keyed_match(self, match: re.Match[str]) -> str:
+        if not is_sensitive_key(match.group("key")) or match.group("value") == FILTERED:
+            return match.group(0)
+        self._remember(match.group("value"))
+        quote = match.groupdict().get("quote") or ""
+        return f"{match.group('key')}{match.group('sep')}{quote}{FILTERED}{quote}"
 
-def scrub_text(text: str) -> str:
-    text = _PEM.sub(FILTERED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
-    text = _URL_USERINFO.sub(f"{FILTERED}@", text)
-    text = _KEY_QUOTED.sub(lambda m: m.group(1) + m.group(2) + FILTERED + m.group(2), text)
-    text = _KEY_VALUE.sub(lambda m: m.group(1) + FILTERED, text)
-    return _CARD.sub(_filter_card, text)
+    def _prose_match(self, match: re.Match[str]) -> str:
+        self._remember(match.group("value"))
+        return f"{match.group('key')}{match.group('sep')}{FILTERED}"
+
+    def propagate(self, value: Any) -> Any:
+        """Every other occurrence of a secret found above, filtered too (iteratively, in place)."""
+        secrets = sorted(self.found, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(s) for s in secrets))
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            entries: Any = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, item in list(entries):
+                if key in _CODE_FIELDS:
+                    continue
+                if isinstance(item, str) and item != FILTERED and pattern.search(item):
+                    node[key] = pattern.sub(FILTERED, item)
+                elif isinstance(item, int) and not isinstance(item, bool) and str(item) in self.found:
+                    node[key] = FILTERED
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+        return value
 
 
 def _filter_card(match: re.Match[str]) -> str:
@@ -72,15 +222,21 @@ def _filter_card(match: re.Match[str]) -> str:
     return FILTERED if total % 10 == 0 else match.group(0)
 
 
+def _filter_iban(match: re.Match[str]) -> str:
+    # ISO 13616: move the country and check digits to the end, letters to numbers, the remainder mod 97 is 1.
+    compact = match.group(0).replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return match.group(0)
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return FILTERED if int(number) % 97 == 1 else match.group(0)
+
+
 def _scrub_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         return query
-    return urlencode([(key, FILTERED if _is_sensitive_key(key) else value) for key, value in pairs], safe="[]")
-
-
-def _is_sensitive_key(key: object) -> bool:
-    return isinstance(key, str) and SENSITIVE_KEY.search(key) is not None
+    return urlencode([(key, FILTERED if is_sensitive_key(key) else value) for key, value in pairs], safe="[]")
 
 
 def _has_content(value: Any) -> bool:

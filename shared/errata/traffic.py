@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from errata.errors import InvalidPayload
+from errata.normalization import MAX_ENVIRONMENT_CHARS, MAX_RELEASE_CHARS
+from errata.scrubbing import scrub_text
+
 # Names of the counters a traffic record adds to.
 SESSIONS, ERRORED, CRASHED, REQUESTS, ERRORS = "sessions", "errored", "crashed", "requests", "errors"
+# Relay reads session counts as u32; a larger one is not a count (10^45 would not fit a DynamoDB number).
+MAX_TRAFFIC_COUNT = 2**32 - 1
+MAX_ROUTE_CHARS = 200
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _text(value: Any, limit: int) -> str | None:
+    """A release, environment or route: it becomes a key value, so one over its limit is not kept."""
+    return value if isinstance(value, str) and value and len(value) <= limit else None
 
 
 def session_traffic(item_type: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -22,15 +30,15 @@ def session_traffic(item_type: str, payload: dict[str, Any]) -> list[dict[str, A
     attrs = payload.get("attrs")
     if not isinstance(attrs, dict):
         attrs = {}
-    release = _text(attrs.get("release"))
-    environment = _text(attrs.get("environment"))
+    release = _text(attrs.get("release"), MAX_RELEASE_CHARS)
+    environment = _text(attrs.get("environment"), MAX_ENVIRONMENT_CHARS)
     counts: dict[str, int] = {SESSIONS: 0, ERRORED: 0, CRASHED: 0}
     if item_type == "sessions":
         for aggregate in payload.get("aggregates") or []:
             if not isinstance(aggregate, dict):
                 continue
             numbers = {k: aggregate.get(k) for k in ("exited", "errored", "crashed", "abnormal")}
-            values = {k: v if isinstance(v, int) and v > 0 else 0 for k, v in numbers.items()}
+            values = {k: _count(v) for k, v in numbers.items()}
             counts[SESSIONS] += sum(values.values())
             counts[ERRORED] += values["errored"]
             counts[CRASHED] += values["crashed"]
@@ -47,16 +55,26 @@ def session_traffic(item_type: str, payload: dict[str, Any]) -> list[dict[str, A
     return [{"release": release, "environment": environment, "route": None, **counts}]
 
 
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return 0
+    if value > MAX_TRAFFIC_COUNT:
+        raise InvalidPayload(f"session count {value} is out of range (at most {MAX_TRAFFIC_COUNT})")
+    return value
+
+
 def transaction_traffic(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """A transaction is one request of a route (its name): counted, not kept."""
-    route = _text(payload.get("transaction"))
-    if route is None:
+    name = payload.get("transaction")
+    if not isinstance(name, str) or not name:
         return []
+    # Scrubbed like an event's transaction (`/reset?token=...`), and cut where the event's is.
+    route = scrub_text(name)[:MAX_ROUTE_CHARS]
     return [
         {
-            "release": _text(payload.get("release")),
-            "environment": _text(payload.get("environment")),
-            "route": route[:200],
+            "release": _text(payload.get("release"), MAX_RELEASE_CHARS),
+            "environment": _text(payload.get("environment"), MAX_ENVIRONMENT_CHARS),
+            "route": route,
             REQUESTS: 1,
         }
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -17,7 +17,6 @@ from errata.alerts.signals import SignalReader
 from errata.dashboard import IssueQueries
 from errata.ingest import IngestService, ProjectKeys, ProjectQuota
 from errata.integrations import DeployHooks, IntegrationSettings
-from errata.processing import IssueBatch
 from errata.settings import Settings
 from errata.store.alert_bus import AlertBus
 from errata.store.alert_rules import AlertRuleStore
@@ -33,10 +32,15 @@ from errata.store.releases import ReleaseStore
 from errata.store.secrets import SecretStore
 from errata.store.stream_positions import StreamPositionStore
 from errata.store.user_issues import UserIssueStore
-from errata.symbolication.symbolicator import Symbolicator
 from errata.trackers.linear import LINEAR_API_URL
 from errata.trackers.ticket_facts import TrackerFailed
 from errata.trackers.tickets import TicketService
+
+if TYPE_CHECKING:
+    # The processor's modules load numpy (the user sketch) and symbolic (source maps): a second of cold start
+    # that ingest and the API never use, so they are imported where the processor is built.
+    from errata.processing import IssueBatch
+    from errata.symbolication.symbolicator import Symbolicator
 
 
 def client(service: str) -> Any:
@@ -74,6 +78,8 @@ def ingest_service(settings: Settings, clients: Clients) -> IngestService:
 
 
 def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
+    from errata.processing import IssueBatch
+
     dynamodb = clients["dynamodb"]
     return IssueBatch(
         dynamodb=dynamodb,
@@ -100,6 +106,8 @@ def _symbolicator(settings: Settings, clients: Clients) -> Symbolicator | None:
     if not settings.source_maps_bucket:
         return None
     if settings.source_maps_bucket not in _SYMBOLICATORS:
+        from errata.symbolication.symbolicator import Symbolicator
+
         _SYMBOLICATORS[settings.source_maps_bucket] = Symbolicator(artifact_store(settings, clients))
     return _SYMBOLICATORS[settings.source_maps_bucket]
 

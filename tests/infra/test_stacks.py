@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match
@@ -21,8 +22,9 @@ def _table(stage: SynthesizedStage, logical_name: str) -> dict[str, Any]:
     return _one(stage.storage.find_resources("AWS::DynamoDB::GlobalTable", {"Properties": {"TableName": name}}))
 
 
-def _role_statements(stage: SynthesizedStage, function_name: str) -> list[dict[str, Any]]:
-    """Every statement of the inline policies attached to a function's role."""
+def _role_statements(stage: SynthesizedStage, function_name: str, *, with_logs: bool = False) -> list[dict[str, Any]]:
+    """Every statement of the inline policies attached to a function's role; without the one that lets it
+    write its own logs unless asked (test_function_roles_write_only_their_own_log_group checks that one)."""
     functions = stage.services.find_resources(
         "AWS::Lambda::Function", {"Properties": {"FunctionName": f"{stage.config.prefix}-{function_name}"}}
     )
@@ -32,7 +34,9 @@ def _role_statements(stage: SynthesizedStage, function_name: str) -> list[dict[s
     for policy in policies.values():
         if {"Ref": role_ref} in policy["Properties"]["Roles"]:
             statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
-    return statements
+    if with_logs:
+        return statements
+    return [s for s in statements if s["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]]
 
 
 def _kinesis_mapping(stage: SynthesizedStage) -> dict[str, Any]:
@@ -199,6 +203,20 @@ def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: Synth
     log_groups = stage.services.find_resources("AWS::Logs::LogGroup")
     function_logs = [g for name, g in log_groups.items() if "HttpApi" not in name]
     assert {g["Properties"]["RetentionInDays"] for g in function_logs} == retention
+
+
+def test_function_roles_write_only_their_own_log_group(stage: SynthesizedStage) -> None:
+    """AWSLambdaBasicExecutionRole allows logs:CreateLogGroup/PutLogEvents on "*": no role attaches it; each
+    role's logs actions name its function's log group."""
+    roles = stage.services.find_resources("AWS::IAM::Role")
+    assert not [name for name, role in roles.items() if "ManagedPolicyArns" in role["Properties"]]
+    for name in ("ingest", "process", "api", "alert", "notify"):
+        statements = _role_statements(stage, name, with_logs=True)
+        log_statements = [s for s in statements if any(a.startswith("logs:") for a in _actions([s]))]
+        assert log_statements, name
+        for statement in log_statements:
+            assert statement["Resource"] != "*"
+            assert "Logs" in json.dumps(statement["Resource"]), statement
 
 
 def test_http_api_routes_throttling_and_access_logs(stage: SynthesizedStage) -> None:

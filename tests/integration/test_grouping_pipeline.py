@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-import errata.processing
+import errata.event_preparation
 from errata.grouping.fingerprint import LEGACY_CONFIGS, fingerprint_event
 from errata.models.ingested import IngestedEvent
 from tests.integration.conftest import TestProject, wait_for
@@ -49,17 +49,17 @@ def test_a_new_grouping_config_keeps_events_in_the_issues_the_old_one_made(
     shard = Shard()
     event = _crash("charge")
     old_config = partial(fingerprint_event, config=LEGACY_CONFIGS[0], legacy=())
-    monkeypatch.setattr(errata.processing, "fingerprint_event", lambda e, rules=(): old_config(e, rules))
+    monkeypatch.setattr(errata.event_preparation, "fingerprint_event", lambda e, rules=(): old_config(e, rules))
     assert _deliver([_record(shard, project, event)]) == []
     [issue] = project.issues()
     assert issue["grouping_config"] == LEGACY_CONFIGS[0].id
 
-    monkeypatch.setattr(errata.processing, "fingerprint_event", fingerprint_event)
-    current = fingerprint_event(errata.processing.SentryEvent.model_validate(event))
+    monkeypatch.setattr(errata.event_preparation, "fingerprint_event", fingerprint_event)
+    current = fingerprint_event(errata.event_preparation.SentryEvent.model_validate(event))
     assert current.issue_id != issue["id"], "the configs hash differently"
     assert _deliver([_record(shard, project, event)]) == []
     # And once the old config is retired, the alias written on the way still finds the issue.
-    monkeypatch.setattr(errata.processing, "fingerprint_event", partial(fingerprint_event, legacy=()))
+    monkeypatch.setattr(errata.event_preparation, "fingerprint_event", partial(fingerprint_event, legacy=()))
     assert _deliver([_record(shard, project, event), _record(shard, project, _crash("refund"))]) == []
     counts = {i["id"]: i["count"] for i in project.issues()}
     assert counts[issue["id"]] == 3

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+import errata.event_preparation
 import errata.processing
+import errata.store.counters
 from errata.models.ingested import IngestedEvent
 from errata_local.lambda_context import LocalLambdaContext
 from errata_local.stack import LocalStack, StackInfo
@@ -52,13 +54,15 @@ class Shard:
         }
 
 
-def _event_record(shard: Shard, project: TestProject, message: str, user: str | None = None) -> dict[str, Any]:
+def _event_record(
+    shard: Shard, project: TestProject, message: str, user: str | None = None, event_id: str | None = None
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"message": message, "release": "api@3.1.0"}
     if user:
         payload["user"] = {"id": user}
     ingested = IngestedEvent(
         project_id=project.project_id,
-        event_id=uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
         received_at=datetime.now(UTC),
         payload=payload,
     )
@@ -120,7 +124,7 @@ def test_a_record_that_fails_is_reported_and_redelivery_from_it_counts_each_even
 ) -> None:
     shard = Shard()
     batch = [_event_record(shard, project, f"row {n} rejected") for n in range(10)]
-    real_fingerprint = errata.processing.fingerprint_event
+    real_fingerprint = errata.event_preparation.fingerprint_event
     failing_event = "row 6 rejected"
 
     def flaky(event: Any, *args: Any) -> Any:
@@ -128,13 +132,13 @@ def test_a_record_that_fails_is_reported_and_redelivery_from_it_counts_each_even
             raise ConnectionError("a transient fault while processing")
         return real_fingerprint(event, *args)
 
-    monkeypatch.setattr(errata.processing, "fingerprint_event", flaky)
+    monkeypatch.setattr(errata.event_preparation, "fingerprint_event", flaky)
     failures = _deliver(batch)
     assert failures[0] == batch[6]["kinesis"]["sequenceNumber"]
     assert set(failures) == {r["kinesis"]["sequenceNumber"] for r in batch[6:]}
     assert sum(_counts(project).values()) == 6, "records before the failure are written"
 
-    monkeypatch.setattr(errata.processing, "fingerprint_event", real_fingerprint)
+    monkeypatch.setattr(errata.event_preparation, "fingerprint_event", real_fingerprint)
     assert _deliver(batch[6:]) == []  # the mapping resumes at the lowest failed sequence number
     assert sum(_counts(project).values()) == 10
     assert _deliver(batch) == []  # and a full replay changes nothing
@@ -218,3 +222,46 @@ def test_a_batch_redelivered_after_its_transaction_failed_is_not_refused_for_its
         assert _deliver(batch) == []
     assert faults.mismatches == 0
     assert sum(_counts(project).values()) == 9
+
+
+def test_an_event_sent_again_is_counted_once_in_its_batch_and_in_later_ones(project: TestProject) -> None:
+    """An SDK that sends an event again (after a timeout, from its offline cache) makes a new record with the
+    same event id: Sentry drops an id it has already seen, so does the processor (within the shard's recent
+    ids, errata.store.stream_positions)."""
+    shard = Shard()
+    again = uuid.uuid4().hex
+    batch = [
+        _event_record(shard, project, "sent twice", event_id=again),
+        _event_record(shard, project, "sent once"),
+        _event_record(shard, project, "sent twice", event_id=again),
+    ]
+    assert _deliver(batch) == []
+    assert _deliver([_event_record(shard, project, "sent twice", event_id=again)]) == []
+    assert _deliver([_event_record(shard, project, "sent twice")]) == []  # another event of that issue counts
+    assert _counts(project) == {"sent twice": 2, "sent once": 1}
+
+
+def test_an_issue_hour_with_many_users_lists_a_bounded_number_of_them(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """The hour window gains each batch's users (ADD to a set): unbounded, 10,000 users pass DynamoDB's
+    400 KB item limit and every later write of the window fails until the hour rolls over."""
+    shard = Shard()
+    for start in range(0, 240, 60):
+        batch = [_event_record(shard, project, "login broken", user=f"user-{start + n}") for n in range(60)]
+        assert _deliver(batch) == []
+    issue = project.issues()[0]
+    assert issue["count"] == 240
+    assert abs(issue["user_count"] - 240) <= 5  # the issue's HyperLogLog sketch: the unbounded answer
+    dynamodb: Any = stack.client("dynamodb")
+    windows = dynamodb.query(
+        TableName=info.settings.counters_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"issue#{project.project_id}#{issue['id']}"}},
+    )["Items"]
+    for kind in ("m#", "h#"):  # minute and hour windows (the batches may straddle a boundary)
+        of_kind = [w for w in windows if w["sk"]["S"].startswith(kind)]
+        assert sum(int(w["events"]["N"]) for w in of_kind) == 240
+    for window in windows:
+        assert len(window["users"]["SS"]) <= errata.store.counters.MAX_USERS_PER_WINDOW
+        assert len(json.dumps(window)) < 8_000

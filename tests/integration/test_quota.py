@@ -29,10 +29,11 @@ def _patch(project: TestProject, body: dict[str, Any]) -> requests.Response:
 
 def test_settings_are_read_and_changed_through_the_api(project: TestProject) -> None:
     settings = project.api("").json()["settings"]
-    assert settings == {"rate_limit_per_minute": 10_000, "sample_size": 5, "fingerprint_rules": ""}
+    defaults = {"rate_limit_per_minute": 10_000, "sample_size": 5, "fingerprint_rules": "", "scrub_ip_addresses": False}
+    assert settings == defaults
     changed = _patch(project, {"rate_limit_per_minute": 120})
     assert changed.status_code == 200
-    assert changed.json()["settings"] == {"rate_limit_per_minute": 120, "sample_size": 5, "fingerprint_rules": ""}
+    assert changed.json()["settings"] == {**defaults, "rate_limit_per_minute": 120}
     assert project.api("").json()["settings"]["rate_limit_per_minute"] == 120
     assert _patch(project, {"rate_limit_per_minute": 0}).status_code == 422
     assert _patch(project, {"unknown_setting": 1}).status_code == 422

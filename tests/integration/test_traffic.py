@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,14 @@ def _post(project: TestProject, body: bytes) -> None:
 
 
 def test_sessions_transactions_and_errors_add_up_per_release_and_route(project: TestProject) -> None:
-    for sample in ("04_sessions_aggregate", "05_session_application", "03_transaction", "03_transaction"):
+    for sample in ("04_sessions_aggregate", "05_session_application", "03_transaction"):
+        _post(project, (SAMPLES / f"{sample}.envelope").read_bytes())
+    # A second request of the route: another transaction (its own event id), not the same one sent again.
+    transaction = (SAMPLES / "03_transaction.envelope").read_bytes()
+    _post(project, transaction.replace(b"1f0a7093225149e6b86c20374129430d", uuid.uuid4().hex.encode()))
+    # The SDK sending the same envelopes again (after a timeout) adds nothing: their records carry the ids
+    # the first copies had.
+    for sample in ("04_sessions_aggregate", "03_transaction"):
         _post(project, (SAMPLES / f"{sample}.envelope").read_bytes())
     event = {"message": "billing failed", "transaction": "nightly-billing", "release": "myapp@1.2.3"}
     _post(project, b'{}\n{"type":"event"}\n' + json.dumps(event).encode() + b"\n")

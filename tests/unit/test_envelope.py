@@ -51,13 +51,13 @@ def test_an_empty_header_and_no_trailing_newline_are_fine() -> None:
     ("body", "reason"),
     [
         (b"", "empty envelope"),
-        (b"not json\n", "envelope header is not JSON"),
+        (b"not json\n", "envelope header is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
         (b"[1]\n", "envelope header is not a JSON object"),
         (b'{}\n{"length":2}\n{}', "item 1 has no type"),
         (b'{}\n{"type":"event","length":99}\n{}', "item 1 declares 99 bytes but only 2 remain"),
         (b'{}\n{"type":"event","length":-1}\n{}', "item 1 has an invalid length -1"),
         (b'{}\n{"type":"event","length":1}\n{}', "item 1 is not followed by a newline"),
-        (b"{}\nnot-a-header\n", "header of item 1 is not JSON"),
+        (b"{}\nnot-a-header\n", "header of item 1 is not valid JSON: Expecting value: line 1 column 1 (char 0)"),
     ],
 )
 def test_malformed_envelopes_are_rejected_with_the_reason(body: bytes, reason: str) -> None:

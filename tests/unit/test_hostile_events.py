@@ -3,6 +3,8 @@ each is grouped, none raises. A record that raised would stall its shard."""
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,10 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from errata.grouping.fingerprint import fingerprint_event
-from errata.models.event import SentryEvent
-from errata.stacktrace_text import attach_text_stacktrace
+from errata.event_preparation import prepare_event
 from errata.store.artifacts import ArtifactStore, artifact_key
+from errata.store.projects import ProjectSettings
 from errata.symbolication.symbolicator import Symbolicator
 
 HOSTILE: list[dict[str, Any]] = [
@@ -98,10 +99,7 @@ def symbolicator() -> Iterator[Symbolicator]:
 
 @pytest.mark.parametrize("payload", HOSTILE, ids=range(len(HOSTILE)))
 def test_a_hostile_event_is_grouped_and_nothing_raises(payload: dict[str, Any], symbolicator: Symbolicator) -> None:
-    event = SentryEvent.model_validate(payload)
-    stored = attach_text_stacktrace(event, dict(payload))
-    if symbolicator.symbolicate("p", stored):
-        event = SentryEvent.model_validate(stored)
-    grouping = fingerprint_event(event)
-    assert len(grouping.issue_id) == 32
-    assert grouping.title
+    prepared = prepare_event("p", copy.deepcopy(payload), ProjectSettings(), symbolicator)
+    assert len(prepared.grouping.issue_id) == 32
+    assert prepared.grouping.title
+    assert len(json.dumps(prepared.payload)) < len(json.dumps(payload)) + 10_000

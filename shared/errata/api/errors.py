@@ -36,6 +36,12 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
         summary = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in errors)
         return problem_response(422, summary or "invalid request", "invalid_request", errors=errors)
 
+    @app.exception_handler(RecursionError)  # type: ignore[untyped-decorator]
+    def nested_too_deeply(error: RecursionError) -> Response[Any]:
+        """A body nested thousands of levels deep exhausts the JSON parser's recursion (Powertools parses
+        bodies with `json.loads`): the client's fault, not a 500."""
+        return problem_response(400, "the request body is nested too deeply to be parsed", "invalid_json")
+
     @app.exception_handler(WebhookRejected)  # type: ignore[untyped-decorator]
     def webhook_rejected(error: WebhookRejected) -> Response[Any]:
         return problem_response(401, str(error), "invalid_signature")

@@ -98,7 +98,7 @@ class FrequencySpike(_Strict):
 
     kind: Literal["frequency_spike"] = "frequency_spike"
     factor: float = Field(default=3.0, gt=1, le=1000)
-    floor: int = Field(default=20, ge=1)
+    floor: int = Field(default=20, ge=1, le=1_000_000_000)
 
 
 class HighImpact(_Strict):
@@ -115,7 +115,7 @@ class ReleaseHealth(_Strict):
 
     kind: Literal["release_health"] = "release_health"
     unhealthy_percent: float = Field(gt=0, le=100)
-    min_sessions: int = Field(default=20, ge=1)
+    min_sessions: int = Field(default=20, ge=1, le=1_000_000_000)
 
 
 Condition = Annotated[
@@ -136,7 +136,7 @@ class Filters(_Strict):
 class PageRequires(_Strict):
     """The blast radius a high-urgency action needs. Every given bound must hold."""
 
-    clients: int = Field(default=2, ge=1, description="distinct users (or IPs) at least")
+    clients: int = Field(default=2, ge=1, le=1_000_000_000, description="distinct users (or IPs) at least")
     user_percent: float | None = Field(default=None, ge=0, le=100)
     traffic_percent: float | None = Field(default=None, ge=0, le=100)
 

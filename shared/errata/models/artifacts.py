@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ArtifactFile(BaseModel):
@@ -18,6 +18,15 @@ class ArtifactFile(BaseModel):
     size: int = Field(ge=0, le=100 * 1024 * 1024, description="bytes; signed into the upload URL")
     kind: Literal["minified_source", "source_map", "proguard"]
     debug_id: UUID | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_dot_path(cls, value: str) -> str:
+        # "." and ".." are not file names: S3 (and every client that joins paths) resolves them away, which
+        # left an artifact under an empty name.
+        if any(part in {".", ".."} for part in value.replace("\\", "/").split("/")):
+            raise ValueError("a name must not have '.' or '..' as a path segment")
+        return value
 
 
 class ArtifactUploadRequest(BaseModel):

@@ -143,7 +143,7 @@ class IssueStatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["unresolved", "resolved", "resolved_in_next_release", "ignored"]
-    ignore_count: int | None = Field(default=None, ge=1)
+    ignore_count: int | None = Field(default=None, ge=1, le=1_000_000_000)
     ignore_until: datetime | None = None
 
 

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from errata.errors import InvalidEnvelope, InvalidPayload
+from errata.protocol.json_value import load_json
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class Envelope:
 
 def _json_object_line(line: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
-    except ValueError:
-        raise InvalidEnvelope(f"{what} is not JSON") from None
+        value = load_json(line, what)
+    except InvalidPayload as exc:
+        raise InvalidEnvelope(exc.detail) from None
     if not isinstance(value, dict):
         raise InvalidEnvelope(f"{what} is not a JSON object")
     return value
@@ -82,10 +82,7 @@ def parse_envelope(body: bytes) -> Envelope:
 
 def parse_json_object(payload: bytes, what: str) -> dict[str, Any]:
     """An item payload that must be a JSON object (event, transaction, session...)."""
-    try:
-        value = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidPayload(f"{what} is not valid JSON") from None
+    value = load_json(payload, what)
     if not isinstance(value, dict):
         raise InvalidPayload(f"{what} is not a JSON object")
     return value

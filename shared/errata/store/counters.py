@@ -15,6 +15,7 @@ item per (key, window) per batch, so replays never double count.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -33,9 +34,15 @@ _USERS_PREFIX = "u#"
 
 Window = Literal["minute", "hour"]
 WINDOW_TTL = {"minute": timedelta(days=2), "hour": timedelta(days=15)}
-# Past this many distinct users in a window, the window keeps counting events but stops listing users:
-# the issue's HyperLogLog sketch is the unbounded answer.
+# Past this many distinct users in a window, the window keeps counting events but stops listing users
+# (about 4 KB of ids): the issue's HyperLogLog sketch is the unbounded answer.
 MAX_USERS_PER_WINDOW = 100
+
+
+# Windows known to be full, per container: a batch that writes one again skips its users instead of failing
+# its transaction once to find out. Bounded; a forgotten entry costs one retried transaction.
+_FULL_WINDOWS: OrderedDict[tuple[str, str], None] = OrderedDict()
+_FULL_WINDOWS_KEPT = 10_000
 
 
 def window_start(moment: datetime, window: Window) -> datetime:
@@ -95,18 +102,27 @@ class CounterStore:
         expires_at = int((window_start(moment, window) + WINDOW_TTL[window]).timestamp())
         expression = "ADD events :events SET expires_at = :expires_at"
         values: dict[str, Any] = {":events": events, ":expires_at": expires_at}
-        if users:
+        sk = window_key(moment, window)
+        update: dict[str, Any] = {"TableName": self._table, "Key": to_item({"pk": pk, "sk": sk})}
+        if users and (pk, sk) not in _FULL_WINDOWS:
+            listed = sorted(users)[:MAX_USERS_PER_WINDOW]
             expression = "ADD events :events, #users :users SET expires_at = :expires_at"
-            values[":users"] = set(sorted(users)[:MAX_USERS_PER_WINDOW])
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": to_item({"pk": pk, "sk": window_key(moment, window)}),
-            "UpdateExpression": expression,
-            "ExpressionAttributeValues": to_item(values),
-        }
-        if users:
+            values[":users"] = set(listed)
+            # ADD grows the set across batches: without this bound an issue's hour with 10,000 users passes
+            # DynamoDB's 400 KB item limit and every write to it fails. When the condition fails the
+            # processor writes the window again without users (WindowFull).
+            update["ConditionExpression"] = "attribute_not_exists(#users) OR size(#users) <= :room"
+            values[":room"] = MAX_USERS_PER_WINDOW - len(listed)
             update["ExpressionAttributeNames"] = {"#users": "users"}
+        update["UpdateExpression"] = expression
+        update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
+
+    def mark_full(self, pk: str, moment: datetime, window: Window) -> None:
+        """The window's user list is full (its condition in add_item failed): later writes count events only."""
+        _FULL_WINDOWS[(pk, window_key(moment, window))] = None
+        while len(_FULL_WINDOWS) > _FULL_WINDOWS_KEPT:
+            _FULL_WINDOWS.popitem(last=False)
 
     def add_traffic_item(
         self, project_id: str, moment: datetime, dimension: str, value: str, increments: dict[str, int]

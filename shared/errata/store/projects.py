@@ -34,6 +34,9 @@ class ProjectSettings(BaseModel):
         max_length=_RULES_MAX_CHARS,
         description="server-side fingerprint rules, one per line: `error.type:TimeoutError -> timeouts`",
     )
+    scrub_ip_addresses: bool = Field(
+        default=False, description="remove users' IP addresses and filter IP addresses in any text, as Relay's option"
+    )
 
     @field_validator("fingerprint_rules")
     @classmethod
@@ -48,6 +51,7 @@ class ProjectSettingsPatch(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
     sample_size: int | None = Field(default=None, ge=1, le=50)
     fingerprint_rules: str | None = Field(default=None, max_length=_RULES_MAX_CHARS)
+    scrub_ip_addresses: bool | None = None
 
     @field_validator("fingerprint_rules")
     @classmethod
