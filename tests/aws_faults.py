@@ -1,4 +1,4 @@
-"""What DynamoDB does and moto does not, injected at the boto3 layer of a real client (a botocore
+"""What DynamoDB and Kinesis do and moto does not, injected at the boto3 layer of a real client (a botocore
 `before-call` hook), so the code under test runs its real path:
 
 - a `ClientRequestToken` reused with other content within ten minutes is refused with
@@ -12,6 +12,7 @@ The ledger keeps every token it saw, cancelled or not: the strictest reading of 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -80,3 +81,54 @@ def transaction_faults(client: Any, faults: TransactionFaults) -> Iterator[Trans
         yield faults
     finally:
         client.meta.events.unregister(_EVENT, unique_id=unique_id)
+
+
+@dataclass
+class PartialPutRecords:
+    """Kinesis' PutRecords is not all-or-nothing: under throttling some entries are written and the rest
+    come back with an ErrorCode (docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html).
+    moto never does that. Here the first `accepted` entries of the first call really go on the stream
+    (through `stream_client`, which has no hook), and every other entry of that call and of the next
+    `failing_calls` calls is refused as throttled."""
+
+    stream_client: Any
+    accepted: int
+    failing_calls: int
+    calls: int = 0
+
+    def before_call(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if self.calls > self.failing_calls:
+            return None
+        body = json.loads(params["body"])
+        entries = body["Records"]
+        keep = self.accepted if self.calls == 0 else 0
+        self.calls += 1
+        results: list[dict[str, Any]] = []
+        if keep:
+            put = self.stream_client.put_records(
+                StreamName=body["StreamName"],
+                Records=[
+                    {"PartitionKey": e["PartitionKey"], "Data": base64.b64decode(e["Data"])} for e in entries[:keep]
+                ],
+            )
+            results.extend(put["Records"])
+        results.extend(
+            {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded for shard"}
+            for _ in entries[keep:]
+        )
+        parsed = {
+            "FailedRecordCount": len(entries) - keep,
+            "Records": results,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+        return AWSResponse("https://kinesis.us-east-1.amazonaws.com/", 200, {}, None), parsed
+
+
+@contextmanager
+def partial_put_records(client: Any, faults: PartialPutRecords) -> Iterator[PartialPutRecords]:
+    unique_id = f"partial-put-records-{id(faults)}"
+    client.meta.events.register("before-call.kinesis.PutRecords", faults.before_call, unique_id=unique_id)
+    try:
+        yield faults
+    finally:
+        client.meta.events.unregister("before-call.kinesis.PutRecords", unique_id=unique_id)

@@ -22,7 +22,7 @@ from errata.models.issue import (
 )
 from errata.search import IssueSearch
 from errata.source_control.links import culprit_frame, frame_link, link_event, source_ref
-from errata.store.counters import CounterStore, Window, issue_key, project_key
+from errata.store.counters import CounterStore, Window, issue_key, quota_key
 from errata.store.event_payloads import EventPayloadStore, sample_key
 from errata.store.integrations import IntegrationStore
 from errata.store.issues import IssueFilter, IssueSort, IssueStore
@@ -136,7 +136,7 @@ class IssueQueries:
 
     def dropped_last_hour(self, project_id: str, now: datetime | None = None) -> int:
         until = now or utc_now()
-        windows = self._counters.windows(project_key(project_id), "minute", until - timedelta(hours=1), until)
+        windows = self._counters.windows(quota_key(project_id), "minute", until - timedelta(hours=1), until)
         return sum(window.dropped for window in windows)
 
     def issue_counts(

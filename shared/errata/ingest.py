@@ -6,6 +6,7 @@ Relay's defaults, 20 MiB decompressed (checked while inflating) and 1 MiB per ev
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections import Counter
@@ -25,7 +26,7 @@ from errata.models.ingested import IngestedEvent
 from errata.protocol.auth import sentry_key_from_request
 from errata.protocol.decompress import decode_body
 from errata.protocol.envelope import parse_envelope, parse_json_object
-from errata.store.counters import CounterStore, project_key, window_key
+from errata.store.counters import CounterStore, window_key
 from errata.store.event_stream import EventStream, StreamRecord
 from errata.store.projects import Project, ProjectStore
 from errata.timefmt import utc_now
@@ -36,6 +37,7 @@ MAX_REQUEST_BYTES = INGEST_MAX_BODY_BYTES
 MAX_DECOMPRESSED_BYTES = INGEST_MAX_DECOMPRESSED_BYTES
 MAX_STREAM_RECORD_BYTES = KINESIS_RECORD_MAX_BYTES - 256  # Kinesis counts the partition key in its 1 MiB
 _PROJECT_CACHE_SECONDS = 60.0
+logger = logging.getLogger(__name__)
 
 Endpoint = Literal["envelope", "store"]
 
@@ -82,46 +84,79 @@ class ProjectKeys:
 @dataclass
 class _MinuteUsage:
     window: str
-    read_at: float
-    counted: int  # events in the counters table when read
-    accepted_here: int = 0  # events this container accepted since
+    moment: datetime
+    fleet: int  # events every container had accepted this minute, as of the last flush
+    flushed_at: float
+    accepted: int = 0  # accepted here since that flush
+    dropped: int = 0  # refused here since that flush
 
 
 class ProjectQuota:
-    """Events per project and minute. The processor counts them (counters table, `project#<id>` minute
-    windows); ingest reads that count at most every `refresh_seconds` per project and adds what it accepted
-    itself since. The table lags the stream by about a batch, so a burst spread over many containers can
-    overshoot the quota by that much; a project under its quota is never refused."""
+    """Events per project and minute, counted by ingest itself: each container adds what it accepted and
+    refused to the project's `quota#` minute item at most every `flush_seconds` (one UpdateItem that returns
+    the fleet's total), and between flushes adds its own count to that total. It does not read what the
+    processor counted: that lags the stream, and in a storm, exactly when the quota matters, it read about 0.
+    Nor does each 429 write: a refused storm costs one write per container per second, not one per request
+    (an item past 1,000 writes per second throttles, and turned 429s into 500s). The quota can overshoot by
+    what the containers accept within one flush interval; a project under its quota is never refused. A
+    failed flush never fails the request: its counts are kept for the next one."""
 
     def __init__(
         self,
         counters: CounterStore,
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
-        refresh_seconds: float = 2.0,
+        flush_seconds: float = 1.0,
     ) -> None:
         self._counters = counters
         self._clock = clock
         self._monotonic = monotonic
-        self._refresh_seconds = refresh_seconds
+        self._flush_seconds = flush_seconds
         self._usage: dict[str, _MinuteUsage] = {}
 
     def admit(self, project: Project, events: int) -> None:
         now = self._clock()
         window = window_key(now, "minute")
-        usage = self._usage.get(project.project_id)
-        if usage is None or usage.window != window or self._monotonic() - usage.read_at > self._refresh_seconds:
-            counted = self._counters.events_in(project_key(project.project_id), now, "minute")
-            usage = _MinuteUsage(window=window, read_at=self._monotonic(), counted=counted)
-            self._usage[project.project_id] = usage
-        limit = project.settings.rate_limit_per_minute
-        if usage.counted + usage.accepted_here + events > limit:
-            self._counters.record_dropped(project_key(project.project_id), now, events)
-            retry_after = max(1, 60 - now.second)
-            raise RateLimited(
-                f"project {project.project_id} is over its quota of {limit} events per minute", retry_after
+        project_id = project.project_id
+        usage = self._usage.get(project_id)
+        if usage is not None and usage.window != window:
+            self._flush(project_id, usage)  # what the last minute still owes its own item
+            usage = None
+        if usage is None:
+            # The first request of the minute here: read what the fleet accepted so far.
+            usage = _MinuteUsage(
+                window=window, moment=now, fleet=self._fleet(project_id, now), flushed_at=self._monotonic()
             )
-        usage.accepted_here += events
+            self._usage[project_id] = usage
+        limit = project.settings.rate_limit_per_minute
+        if usage.fleet + usage.accepted + events > limit:
+            usage.dropped += events
+            self._flush_if_due(project_id, usage)
+            raise RateLimited(
+                f"project {project_id} is over its quota of {limit} events per minute", max(1, 60 - now.second)
+            )
+        usage.accepted += events
+        self._flush_if_due(project_id, usage)
+
+    def _fleet(self, project_id: str, now: datetime) -> int:
+        try:
+            return self._counters.quota_usage(project_id, now)
+        except Exception:
+            logger.warning("quota usage not read", exc_info=True, extra={"project_id": project_id})
+            return 0
+
+    def _flush_if_due(self, project_id: str, usage: _MinuteUsage) -> None:
+        if self._monotonic() - usage.flushed_at >= self._flush_seconds:
+            self._flush(project_id, usage)
+
+    def _flush(self, project_id: str, usage: _MinuteUsage) -> None:
+        usage.flushed_at = self._monotonic()
+        try:
+            usage.fleet = self._counters.add_quota_usage(project_id, usage.moment, usage.accepted, usage.dropped)
+        except Exception:
+            logger.warning("quota usage not written", exc_info=True, extra={"project_id": project_id})
+            return
+        usage.accepted = usage.dropped = 0
 
 
 class IngestService:

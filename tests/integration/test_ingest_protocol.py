@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -12,6 +13,9 @@ import brotli
 import pytest
 import requests
 
+from errata_local.stack import LocalStack
+from functions.ingest import handler as ingest_handler
+from tests.aws_faults import PartialPutRecords, partial_put_records
 from tests.integration.conftest import TestProject, wait_for
 
 pytestmark = pytest.mark.integration
@@ -199,3 +203,37 @@ def test_an_envelope_of_600_events_is_put_in_chunks_kinesis_accepts(project: Tes
     assert response.status_code == 200, response.text
     assert sizes == [500, 100]  # PutRecords takes at most 500 records
     wait_for(lambda: [i["count"] for i in project.issues()] == [600] or None, timeout=60)
+
+
+def test_an_envelope_resent_after_a_partial_put_failure_counts_each_item_once(
+    stack: LocalStack, project: TestProject
+) -> None:
+    """PutRecords wrote 4 of the envelope's 10 records, then Kinesis kept throttling the rest: ingest answers
+    503 and the SDK sends the whole envelope again. The 4 already on the stream carry the same ids as their
+    copies, so the processor counts each once."""
+    events = [{"event_id": uuid.uuid4().hex, "message": "checkout failed"} for _ in range(8)]
+    sessions = json.dumps(
+        {"aggregates": [{"started": "2026-12-01T10:00:00Z", "exited": 3}], "attrs": {"release": "p@1"}}
+    )
+    body = b"{}\n" + b"".join(
+        json.dumps({"type": "event"}).encode() + b"\n" + json.dumps(event).encode() + b"\n" for event in events
+    )
+    body += b'{"type": "sessions"}\n' + sessions.encode() + b"\n"
+    body += b'{"type": "sessions"}\n' + sessions.replace('"exited": 3', '"exited": 4').encode() + b"\n"
+    faults = PartialPutRecords(stream_client=stack.client("kinesis"), accepted=4, failing_calls=3)
+    with partial_put_records(ingest_handler.service()._stream._kinesis, faults):
+        refused = _post(project, body)
+    assert refused.status_code == 503, refused.text
+    assert _post(project, body).status_code == 200
+
+    def settled() -> list[dict[str, object]] | None:
+        issues = project.issues()
+        traffic = project.api("/traffic", hours=2).json()["traffic"]
+        sessions_counted = sum(int(row.get("sessions", 0)) for row in traffic if row["dimension"] == "release")
+        return issues if issues and issues[0]["count"] >= 8 and sessions_counted >= 7 else None
+
+    wait_for(settled)
+    time.sleep(1.5)  # any duplicate is on the same shard right behind its first copy
+    assert [issue["count"] for issue in project.issues()] == [8]
+    traffic = project.api("/traffic", hours=2).json()["traffic"]
+    assert [row["sessions"] for row in traffic if row["dimension"] == "release"] == [7]

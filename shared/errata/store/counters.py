@@ -6,6 +6,7 @@
     project#<project>               m#<YYYY-MM-DDTHH:MM>   events (ADD)
     project#<project>               h#<YYYY-MM-DDTHH>      events (ADD)
     project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
+    quota#<project>                 m#<YYYY-MM-DDTHH:MM>   accepted, dropped (ADD): what ingest let in and refused
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
@@ -63,6 +64,10 @@ def issue_key(project_id: str, issue_id: str) -> str:
 
 def project_key(project_id: str) -> str:
     return f"project#{project_id}"
+
+
+def quota_key(project_id: str) -> str:
+    return f"quota#{project_id}"
 
 
 def traffic_key(project_id: str) -> str:
@@ -267,15 +272,27 @@ class CounterStore:
         )
         return {(values["pk"], values["sk"]): int(values.get("events", 0)) for values in items}
 
-    def record_dropped(self, pk: str, moment: datetime, dropped: int) -> None:
-        """Events refused by the quota, counted in the minute they were refused."""
-        expires_at = int((window_start(moment, "minute") + WINDOW_TTL["minute"]).timestamp())
-        self._dynamodb.update_item(
+    def quota_usage(self, project_id: str, moment: datetime) -> int:
+        """Events ingest accepted for the project in the minute of `moment`, by every container."""
+        response = self._dynamodb.get_item(
             TableName=self._table,
-            Key=to_item({"pk": pk, "sk": window_key(moment, "minute")}),
-            UpdateExpression="ADD dropped :dropped SET expires_at = :expires_at",
-            ExpressionAttributeValues=to_item({":dropped": dropped, ":expires_at": expires_at}),
+            Key=to_item({"pk": quota_key(project_id), "sk": window_key(moment, "minute")}),
+            ProjectionExpression="accepted",
         )
+        return int(from_item(response["Item"]).get("accepted", 0)) if "Item" in response else 0
+
+    def add_quota_usage(self, project_id: str, moment: datetime, accepted: int, dropped: int) -> int:
+        """Adds what one ingest container accepted and refused in the minute of `moment`; returns the
+        events accepted in that minute by every container so far (the quota's count)."""
+        expires_at = int((window_start(moment, "minute") + WINDOW_TTL["minute"]).timestamp())
+        response = self._dynamodb.update_item(
+            TableName=self._table,
+            Key=to_item({"pk": quota_key(project_id), "sk": window_key(moment, "minute")}),
+            UpdateExpression="ADD accepted :accepted, dropped :dropped SET expires_at = :expires_at",
+            ExpressionAttributeValues=to_item({":accepted": accepted, ":dropped": dropped, ":expires_at": expires_at}),
+            ReturnValues="ALL_NEW",  # the item is a few attributes; UPDATED_NEW omits an ADD of 0 on moto
+        )
+        return int(from_item(response["Attributes"]).get("accepted", 0))
 
     def windows(self, pk: str, window: Window, since: datetime, until: datetime) -> list[WindowCount]:
         """Counts of every window of `pk` from `since` to `until`, oldest first (one Query)."""
