@@ -135,7 +135,10 @@ class ServicesStack(Stack):
         # PutItem: the alias that keeps an issue's events together across grouping configs.
         # PutItem: aliases. UpdateItem: the batch's transaction, and taking published events out of the outbox.
         storage.issues_table.grant(self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-        storage.stream_positions_table.grant(self.process, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # BatchGetItem: the position and the recent event ids; PutItem: the recent ids, in the transaction.
+        storage.stream_positions_table.grant(
+            self.process, "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"
+        )
         for table in (storage.counters_table, storage.user_issues_table, storage.releases_table):
             table.grant(self.process, "dynamodb:UpdateItem")
         # minute counts (sampling) and the hour's user sketch (blast radius)
@@ -149,7 +152,9 @@ class ServicesStack(Stack):
                 resources=[storage.event_payloads_bucket.arn_for_objects("projects/*")],
             )
         )
-        self._grant_artifacts(storage, self.process, "s3:GetObject")  # source maps, ProGuard mappings
+        # Source maps and ProGuard mappings; PutObject: an artifact still in use is renewed (copied onto itself)
+        # before the bucket's lifecycle expires it.
+        self._grant_artifacts(storage, self.process, "s3:GetObject", "s3:PutObject")
         storage.dead_letter_queue.grant_send_messages(self.process)
         self.process.add_event_source(
             event_sources.KinesisEventSource(
@@ -343,10 +348,10 @@ class ServicesStack(Stack):
         return f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{prefix}/{pattern}"
 
     @staticmethod
-    def _grant_artifacts(storage: StorageStack, function: lambda_.IFunction, object_action: str) -> None:
+    def _grant_artifacts(storage: StorageStack, function: lambda_.IFunction, *object_actions: str) -> None:
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=[object_action], resources=[storage.source_maps_bucket.arn_for_objects("projects/*")]
+                actions=list(object_actions), resources=[storage.source_maps_bucket.arn_for_objects("projects/*")]
             )
         )
         function.add_to_role_policy(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     # that ingest and the API never use, so they are imported where the processor is built.
     from errata.processing import IssueBatch
     from errata.symbolication.symbolicator import Symbolicator
+
+
+ARTIFACT_RENEW_AFTER = timedelta(days=30)
 
 
 def client(service: str) -> Any:
@@ -108,7 +112,9 @@ def _symbolicator(settings: Settings, clients: Clients) -> Symbolicator | None:
     if settings.source_maps_bucket not in _SYMBOLICATORS:
         from errata.symbolication.symbolicator import Symbolicator
 
-        _SYMBOLICATORS[settings.source_maps_bucket] = Symbolicator(artifact_store(settings, clients))
+        # Maps still read are renewed long before the bucket's lifecycle expires them (infra: 365 days).
+        renewing = ArtifactStore(clients["s3"], settings.source_maps_bucket, renew_after=ARTIFACT_RENEW_AFTER)
+        _SYMBOLICATORS[settings.source_maps_bucket] = Symbolicator(renewing)
     return _SYMBOLICATORS[settings.source_maps_bucket]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from moto import mock_aws
 from errata.grouping.fingerprint import fingerprint_event
 from errata.models.event import SentryEvent
 from errata.stacktrace_text import exceptions_from_text
-from errata.store.artifacts import ArtifactStore, artifact_key, debug_id_key
+from errata.store.artifacts import ArtifactStore, ArtifactUnavailable, artifact_key, debug_id_key
 from errata.symbolication.cache import ArtifactCache
 from errata.symbolication.go_paths import strip_go_build_path
 from errata.symbolication.sourcemaps import best_artifact
@@ -261,3 +262,53 @@ def test_go_build_paths_are_stripped_to_the_import_path() -> None:
         "internal/api/api.go",
     ]
     assert frames[0]["data"]["orig_abs_path"] == "/home/runner/work/shop/shop/internal/api/api.go"
+
+
+class _S3Outage:
+    """S3 answering 503 SlowDown to every GetObject (and listing), as during an outage; moto never does."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.active = True
+
+    def __call__(self, **_: Any) -> Any:
+        if not self.active:
+            return None
+        from botocore.awsrequest import AWSResponse
+
+        parsed = {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}
+        parsed["ResponseMetadata"] = {"HTTPStatusCode": 503}
+        return AWSResponse("https://s3.amazonaws.com/", 503, {}, None), parsed
+
+    def __enter__(self) -> _S3Outage:
+        for operation in ("GetObject", "ListObjectsV2"):
+            self.s3.meta.events.register(f"before-call.s3.{operation}", self, unique_id=f"outage-{operation}")
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for operation in ("GetObject", "ListObjectsV2"):
+            self.s3.meta.events.unregister(f"before-call.s3.{operation}", unique_id=f"outage-{operation}")
+
+
+def test_an_s3_outage_is_not_a_missing_map_and_is_not_remembered(store: ArtifactStore) -> None:
+    """A failed fetch cached as a miss grouped that minute's events on minified frames: a second, permanent
+    issue for the same crash. An outage raises (the processor retries the record) and nothing is cached."""
+    _upload_release(store, "1.0.0", "dist-1.0.0")
+    symbolicator = Symbolicator(store)
+    with _S3Outage(store._s3), pytest.raises(ArtifactUnavailable):
+        symbolicator.symbolicate(PROJECT, _minified_event("1.0.0", "dist-1.0.0", "class_method"))
+    payload = _minified_event("1.0.0", "dist-1.0.0", "class_method")
+    symbolicator.symbolicate(PROJECT, payload)  # S3 is back: the same container resolves at once
+    assert all(frame["data"]["symbolicated"] for frame in _app_frames(payload))
+
+
+def test_a_map_still_read_is_renewed_before_the_bucket_expires_it(store: ArtifactStore) -> None:
+    _upload_release(store, "1.0.0", "dist-1.0.0")
+    key = artifact_key(PROJECT, "1.0.0", "~/app.min.js.map")
+    fresh = ArtifactStore(store._s3, BUCKET, renew_after=timedelta(days=30))
+    assert fresh.read(key) is not None
+    assert "errata-renewed" not in store._s3.head_object(Bucket=BUCKET, Key=key)["Metadata"]
+    due = ArtifactStore(store._s3, BUCKET, renew_after=timedelta(0))
+    body = due.read(key)
+    assert "errata-renewed" in store._s3.head_object(Bucket=BUCKET, Key=key)["Metadata"]
+    assert store.read(key) == body  # the copy is the same object

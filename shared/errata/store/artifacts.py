@@ -9,22 +9,36 @@ Keys:
 
 Uploads never pass through the API: the API hands out presigned PUT URLs with the size signed in, so a
 build pipeline needs no AWS credentials and a 50 MB map does not meet API Gateway's 10 MB limit.
+
+A missing artifact and an unreachable one are different answers: `read` returns None for the first (the
+event groups on its minified frames, as it should), and raises ArtifactUnavailable for the second (S3 5xx,
+throttling, a timeout), so the processor retries the record rather than grouping it on minified frames, which
+opened a second, permanent issue. Objects expire by the bucket's lifecycle; an artifact still read is renewed
+(copied onto itself) before it gets there, so a release that runs for years keeps its maps.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, unquote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 ArtifactKind = Literal["minified_source", "source_map", "proguard"]
 MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 UPLOAD_URL_SECONDS = 900
 MAX_KEY_BYTES = 1024
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
+logger = logging.getLogger(__name__)
+
+
+class ArtifactUnavailable(Exception):
+    """S3 did not answer whether the artifact exists (5xx, throttling, a timeout): try again later."""
 
 
 def release_prefix(project_id: str, release: str) -> str:
@@ -52,9 +66,11 @@ class StoredArtifact:
 
 
 class ArtifactStore:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: Any, bucket: str, renew_after: timedelta | None = None) -> None:
         self._s3 = s3
         self._bucket = bucket
+        # Renewed when read this long after it was written; None: never (the API's store only writes).
+        self._renew_after = renew_after
 
     def upload_url(self, key: str, size: int) -> str:
         url: str = self._s3.generate_presigned_url(
@@ -82,26 +98,49 @@ class ArtifactStore:
     def names(self, project_id: str, release: str) -> list[StoredArtifact]:
         prefix = release_prefix(project_id, release)
         found = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                found.append(
-                    StoredArtifact(
-                        name=unquote(item["Key"].removeprefix(prefix)),
-                        size=int(item["Size"]),
-                        last_modified=item["LastModified"].isoformat(),
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found.append(
+                        StoredArtifact(
+                            name=unquote(item["Key"].removeprefix(prefix)),
+                            size=int(item["Size"]),
+                            last_modified=item["LastModified"].isoformat(),
+                        )
                     )
-                )
+        except (ClientError, BotoCoreError) as exc:
+            raise ArtifactUnavailable(f"listing {prefix}: {exc}") from exc
         return found
 
     def read(self, key: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes | None:
         try:
             response = self._s3.get_object(Bucket=self._bucket, Key=key)
+            body: bytes = response["Body"].read(max_bytes + 1)
         except ClientError as exc:
             # Without s3:ListBucket on the key's prefix S3 answers 403, not 404, for a missing key.
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
-            raise
-        body: bytes = response["Body"].read(max_bytes + 1)
+            raise ArtifactUnavailable(f"reading {key}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise ArtifactUnavailable(f"reading {key}: {exc}") from exc
         if len(body) > max_bytes:
             raise ValueError(f"{key} is larger than {max_bytes} bytes")
+        self._renew_if_old(key, response.get("LastModified"))
         return body
+
+    def _renew_if_old(self, key: str, last_modified: datetime | None) -> None:
+        if self._renew_after is None or last_modified is None:
+            return
+        if datetime.now(UTC) - last_modified < self._renew_after:
+            return
+        try:
+            self._s3.copy_object(
+                Bucket=self._bucket,
+                Key=key,
+                CopySource={"Bucket": self._bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                Metadata={"errata-renewed": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+                ContentType=UPLOAD_CONTENT_TYPE,
+            )
+        except (ClientError, BotoCoreError):
+            logger.warning("artifact not renewed", exc_info=True, extra={"key": key})

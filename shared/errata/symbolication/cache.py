@@ -9,6 +9,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from errata.store.artifacts import ArtifactUnavailable
+
 V = TypeVar("V")
 _MAX_MISSES = 10_000
 
@@ -40,7 +42,9 @@ class ArtifactCache(Generic[V]):
         self.loads += 1
         try:
             loaded = load()
-        except Exception as exc:  # S3 errors, unreadable files: a miss like any other, remembered
+        except ArtifactUnavailable:
+            raise  # S3 did not answer: not a miss; remembered, it would group a minute of events on minified frames
+        except Exception as exc:  # unreadable files: a miss like any other, remembered
             loaded = f"invalid: {type(exc).__name__}: {exc}"[:300]
         if isinstance(loaded, str):
             if len(self._misses) >= _MAX_MISSES:

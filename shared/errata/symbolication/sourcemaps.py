@@ -25,6 +25,7 @@ from symbolic.sourcemapcache import SourceMapCache
 from errata.models.event import event_frames
 from errata.store.artifacts import (
     ArtifactStore,
+    ArtifactUnavailable,
     artifact_key,
     debug_id_key,
     normalize_debug_id,
@@ -129,6 +130,8 @@ class SourceMapResolver:
                 break
             try:
                 error = self._resolve_frame(project_id, release, debug_ids.get(path), path, frame)
+            except ArtifactUnavailable:
+                raise
             except Exception as exc:  # one frame's trouble must not cost the others their resolution
                 error = SymbolicationError("js_invalid_source", path, f"{type(exc).__name__}: {exc}"[:300])
             if isinstance(error, SymbolicationError):

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from errata.models.event import event_frames
-from errata.store.artifacts import ArtifactStore
+from errata.store.artifacts import ArtifactStore, ArtifactUnavailable
 from errata.symbolication.cache import ArtifactCache
 from errata.symbolication.go_paths import strip_go_build_path
 from errata.symbolication.proguard import ParsedMapping, ProguardResolver
@@ -40,7 +40,11 @@ class Symbolicator:
             if platform == "go":
                 for frame in event_frames(payload):
                     changed = strip_go_build_path(frame) or changed
-        except Exception as exc:  # an S3 outage or an odd payload must not fail the event: it groups as it came
+        except ArtifactUnavailable:
+            # S3 did not answer: the record is retried (Kinesis redelivers it) rather than grouped on minified
+            # frames, which would open a second issue for the same crash.
+            raise
+        except Exception as exc:  # an odd payload must not fail the event: it groups as it came
             logger.exception("symbolication failed", extra={"project_id": project_id})
             errors.append({"type": "symbolication_failed", "reason": f"{type(exc).__name__}: {exc}"[:300]})
         if errors:
