@@ -23,7 +23,8 @@ class ProcessorConfig(BaseModel):
 
     batch_size: int = Field(default=100, ge=1, le=10_000)
     batching_window_seconds: int = Field(default=1, ge=0, le=300)
-    retry_attempts: int = Field(default=3, ge=0, le=10_000)
+    # None: retried until max_record_age (the processor dead-letters at half of it, with the data).
+    retry_attempts: int | None = Field(default=None, ge=0, le=10_000)
     max_record_age_hours: int = Field(default=6, ge=1, le=168)
     # Idempotency needs one in-order invocation per shard (docs/decisions/0002-idempotency.md): scale with
     # shards, not with this factor, until positions are kept per partition-key range.
@@ -80,7 +81,7 @@ STAGES: dict[str, StageConfig] = {
         log_retention_days=90,
         payload_retention_days=90,
         stream=StreamConfig(mode="provisioned", shards=2, retention_hours=48),
-        processor=ProcessorConfig(batch_size=500, batching_window_seconds=2, retry_attempts=5),
+        processor=ProcessorConfig(batch_size=500, batching_window_seconds=2),
         throttle_rate=2000,
         throttle_burst=5000,
     ),

@@ -24,6 +24,7 @@ from constructs import Construct
 from errata.alerts.routes import EVALUATOR_SCHEDULE, NOTIFICATION_BACKOFF_SECONDS, ROUTES
 from errata.settings import (
     DASHBOARD_URL_ENV,
+    DEAD_LETTER_AFTER_ENV,
     DEAD_LETTER_QUEUE_ENV,
     EMAIL_TOPIC_ENV,
     EVENT_BUS_ENV,
@@ -130,6 +131,7 @@ class ServicesStack(Stack):
                 SOURCE_MAPS_BUCKET_ENV: storage.source_maps_bucket.bucket_name,
                 DEAD_LETTER_QUEUE_ENV: storage.dead_letter_queue.queue_url,
                 EVENT_BUS_ENV: storage.event_bus.event_bus_name,
+                DEAD_LETTER_AFTER_ENV: str(config.processor.max_record_age_hours * 3600 // 2),
             },
         ).function
         # PutItem: the alias that keeps an issue's events together across grouping configs.
@@ -164,6 +166,9 @@ class ServicesStack(Stack):
                 max_batching_window=Duration.seconds(config.processor.batching_window_seconds),
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,
+                # Retries until the record's age limit: the processor dead-letters a record still failing at
+                # half that age with its data (errata.processing); the mapping's own give-up keeps only its
+                # sequence number, and is the backstop for a function that crashes or times out.
                 retry_attempts=config.processor.retry_attempts,
                 max_record_age=Duration.hours(config.processor.max_record_age_hours),
                 parallelization_factor=config.processor.parallelization_factor,

@@ -37,7 +37,15 @@ def _dev(args: argparse.Namespace) -> int:
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(
         json.dumps(
-            {"base_url": info.base_url, "dsn": info.dsn, "api_token": info.api_token, "project_id": info.project_id}
+            {
+                "base_url": info.base_url,
+                "dsn": info.dsn,
+                "api_token": info.api_token,
+                "project_id": info.project_id,
+                "aws_endpoint": info.aws_endpoint,  # for `errata redrive --local`
+                "dead_letter_queue_url": info.settings.dead_letter_queue_url,
+                "events_stream": info.settings.events_stream,
+            }
         )
     )
     state.chmod(0o600)  # it holds the token
@@ -85,6 +93,32 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from errata.naming import DEAD_LETTER_QUEUE, EVENTS_STREAM, physical_name
+    from errata.redrive import Redrive
+    from errata_local.aws import local_aws_environment
+
+    if args.local:
+        state = json.loads(Path(args.state).read_text())
+        os.environ.update(local_aws_environment(state["aws_endpoint"]))
+        queue_url, stream = state["dead_letter_queue_url"], state["events_stream"]
+    else:
+        prefix = f"errata-{args.stage}"
+        sqs = boto3.client("sqs")
+        queue_url = sqs.get_queue_url(QueueName=physical_name(prefix, DEAD_LETTER_QUEUE))["QueueUrl"]
+        stream = physical_name(prefix, EVENTS_STREAM)
+    report = Redrive(boto3.client("sqs"), queue_url, boto3.client("kinesis"), stream).run(
+        limit=args.limit, dry_run=args.dry_run
+    )
+    verb = "would put" if args.dry_run else "put"
+    print(f"{report.messages} dead-lettered messages read; {verb} {report.records} records back on {stream}")
+    for reason in report.kept:
+        print(f"kept: {reason}")
+    return 0 if not report.kept else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="errata", description="Errata: error monitoring on AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         help="read: see issues; write: change status, deploys, alert rules, uploads; admin: project settings",
     )
     token_create.set_defaults(run=_token_create)
+
+    redrive = commands.add_parser(
+        "redrive", help="put dead-lettered records back on the events stream, once their cause is fixed"
+    )
+    where = redrive.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stage", help="a deployed stage (uses your AWS credentials)")
+    where.add_argument("--local", action="store_true", help="the running `errata dev`")
+    redrive.add_argument("--state", default=".errata/dev.json", help="with --local: what `errata dev` wrote")
+    redrive.add_argument("--limit", type=int, default=10_000, help="messages to read at most")
+    redrive.add_argument("--dry-run", action="store_true", help="only say what would be put back")
+    redrive.set_defaults(run=_redrive)
 
     artifacts.add_commands(commands)  # sourcemaps upload, proguard upload: the SDK's own uploader
     args = parser.parse_args(argv)

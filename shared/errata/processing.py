@@ -19,10 +19,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from errata.alerts.announcements import issue_url, publish_announcements
 from errata.errors import UnprocessableRecord
@@ -35,6 +35,7 @@ from errata.models.ingested import IngestedEvent
 from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
+from errata.store.artifacts import ArtifactUnavailable
 from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
@@ -277,8 +278,14 @@ class IssueBatch:
         rng: random.Random | None = None,
         dashboard_url: str = "",
         sleep: Callable[[float], None] = time.sleep,
+        dead_letter_after: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sleep = sleep
+        self._clock = clock
+        # A record still failing this long after ingest is dead-lettered with its data instead of retried;
+        # the event source mapping's own limit (its maximum record age) is longer, so it never gets there.
+        self._dead_letter_after = dead_letter_after
         self._alert_bus = alert_bus
         self._dashboard_url = dashboard_url
         self._project_settings = project_settings
@@ -318,9 +325,7 @@ class IssueBatch:
         try:
             ingested = IngestedEvent.decode(data)
         except UnprocessableRecord as exc:
-            self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=str(exc))
-            self._dead_lettered.append(sequence_number)
-            self.summary.dead_lettered += 1
+            self._dead_letter(shard, sequence_number, data, str(exc))
             return "dead-lettered"
         if ingested.event_id in self._batch_ids or self._recent.seen(ingested.event_id):
             self._resent.append(sequence_number)
@@ -342,12 +347,27 @@ class IssueBatch:
                 )
             )
             return "traffic"
-        prepared = prepare_event(
-            ingested.project_id,
-            ingested.payload,
-            self._project_settings(ingested.project_id),
-            self._symbolicator,
-        )
+        try:
+            prepared = prepare_event(
+                ingested.project_id,
+                ingested.payload,
+                self._project_settings(ingested.project_id),
+                self._symbolicator,
+            )
+        except TRANSIENT_ERRORS as exc:
+            # S3 or DynamoDB did not answer: Kinesis redelivers the record, until it is old enough that
+            # waiting longer would let the mapping give up on it with only its sequence number.
+            if not self._overdue(ingested.received_at):
+                raise
+            self._dead_letter(shard, sequence_number, data, f"still failing after retries: {_describe(exc)}")
+            return "dead-lettered"
+        except Exception as exc:
+            # The event itself breaks a step (a bug, a hostile value): retrying would fail the same way and
+            # hold up the shard. It goes to the dead-letter queue with its data; `errata redrive` replays it
+            # once the cause is fixed.
+            logger.exception("event dead-lettered", extra={"event_id": ingested.event_id})
+            self._dead_letter(shard, sequence_number, data, _describe(exc))
+            return "dead-lettered"
         self._staged.append(
             _Staged(
                 sequence_number=sequence_number,
@@ -361,6 +381,14 @@ class IssueBatch:
             )
         )
         return prepared.grouping.issue_id
+
+    def _dead_letter(self, shard: str, sequence_number: int, data: bytes, reason: str) -> None:
+        self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=reason)
+        self._dead_lettered.append(sequence_number)
+        self.summary.dead_lettered += 1
+
+    def _overdue(self, received_at: datetime) -> bool:
+        return self._dead_letter_after is not None and self._clock() - received_at > self._dead_letter_after
 
     def commit(self, reporter: FailureReporter) -> BatchSummary:
         """Writes what was staged before the first failed record; reports every record not written."""
@@ -391,14 +419,35 @@ class IssueBatch:
                 exc_info = sys.exc_info()
                 for later_segment, _ in segments[index:]:
                     unwritten.extend(later_segment)
-                for staged_record in sorted(unwritten, key=lambda s: s.sequence_number):
-                    reporter.failure_handler(staged_record.record, exc_info)
+                self._report_unwritten(reporter, sorted(unwritten, key=lambda s: s.sequence_number), exc_info, cutoff)
                 self.summary.failed = len(reporter.fail_messages)
                 return self.summary
         for staged_record in unwritten:
             reporter.failure_handler(staged_record.record, (ValueError, ValueError("after a failed record"), None))
         self.summary.failed = len(reporter.fail_messages)
         return self.summary
+
+    def _report_unwritten(
+        self,
+        reporter: FailureReporter,
+        unwritten: list[_Staged | _StagedTraffic],
+        exc_info: Any,
+        cutoff: int | None,
+    ) -> None:
+        """Reports the records whose counts were not written, for Kinesis to redeliver; the oldest ones, when
+        overdue, go to the dead-letter queue with their data instead. Only up to the first one reported:
+        the mapping redelivers everything after it, and a record both redelivered and dead-lettered would
+        count twice once redriven."""
+        reporting = False  # also true from the first record whose staging already failed (`cutoff`)
+        for staged in unwritten:
+            reporting = reporting or (cutoff is not None and staged.sequence_number >= cutoff)
+            if not reporting and self._overdue(staged.received_at):
+                assert self._shard is not None
+                data = staged.record.kinesis.data_as_bytes()
+                self._dead_letter(self._shard, staged.sequence_number, data, f"still failing: {_describe(exc_info[1])}")
+                continue
+            reporting = True
+            reporter.failure_handler(staged.record, exc_info)
 
     def _commit_segment(
         self, segment: list[_Staged | _StagedTraffic], last_sequence: int, recent: RecentEventIds | None
@@ -634,6 +683,15 @@ def _segments(
         end = max(n for n in (last, tail) if n is not None)
         segments.append((current, end))
     return segments
+
+
+# What a retry can cure: AWS not answering (or answering "later"), the network. Anything else an event
+# raises, it will raise again.
+TRANSIENT_ERRORS = (ArtifactUnavailable, ClientError, BotoCoreError, OSError)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _is_count(value: object) -> bool:

@@ -30,6 +30,10 @@ PAGERDUTY_URL_ENV = "ERRATA_PAGERDUTY_EVENTS_URL"
 OUTBOX_ENV = "ERRATA_OUTBOX_DIR"  # local only: where undelivered notifications become files
 NOTIFICATION_BACKOFF_ENV = "ERRATA_NOTIFICATION_BACKOFF_SECONDS"
 LINEAR_API_URL_ENV = "ERRATA_LINEAR_API_URL"  # tests and the local stack point it at a local server
+DEAD_LETTER_AFTER_ENV = "ERRATA_DEAD_LETTER_AFTER_SECONDS"
+# A record failing this long is dead-lettered with its data by the processor; CDK sets half the mapping's
+# maximum record age, so the mapping never gives up on a record with only its sequence number.
+DEAD_LETTER_AFTER_SECONDS = 3 * 3600
 
 
 class Settings(BaseModel):
@@ -54,6 +58,7 @@ class Settings(BaseModel):
     pagerduty_url: str = ""
     outbox_dir: str = ""
     notification_backoff_seconds: int = NOTIFICATION_BACKOFF_SECONDS
+    dead_letter_after_seconds: int = DEAD_LETTER_AFTER_SECONDS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,6 +85,7 @@ class Settings(BaseModel):
             pagerduty_url=env.get(PAGERDUTY_URL_ENV, ""),
             outbox_dir=env.get(OUTBOX_ENV, ""),
             notification_backoff_seconds=int(env.get(NOTIFICATION_BACKOFF_ENV, str(NOTIFICATION_BACKOFF_SECONDS))),
+            dead_letter_after_seconds=int(env.get(DEAD_LETTER_AFTER_ENV, str(DEAD_LETTER_AFTER_SECONDS))),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -106,4 +112,5 @@ class Settings(BaseModel):
             PAGERDUTY_URL_ENV: self.pagerduty_url,
             OUTBOX_ENV: self.outbox_dir,
             NOTIFICATION_BACKOFF_ENV: str(self.notification_backoff_seconds),
+            DEAD_LETTER_AFTER_ENV: str(self.dead_letter_after_seconds),
         }

@@ -99,6 +99,7 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         aliases=_issue_aliases(settings, IssueStore(dynamodb, settings.issues_table)),
         symbolicator=_symbolicator(settings, clients),
         dashboard_url=settings.dashboard_url,
+        dead_letter_after=timedelta(seconds=settings.dead_letter_after_seconds),
     )
 
 

@@ -63,8 +63,16 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
     assert mapping["MaximumBatchingWindowInSeconds"] == processor.batching_window_seconds
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["MaximumRetryAttempts"] == processor.retry_attempts
+    # Retried until the age limit (-1, CloudFormation's default when absent); the processor dead-letters a
+    # record with its data at half that age, so the mapping's pointer-only give-up is a backstop.
+    assert mapping.get("MaximumRetryAttempts", -1) == (
+        -1 if processor.retry_attempts is None else processor.retry_attempts
+    )
     assert mapping["MaximumRecordAgeInSeconds"] == processor.max_record_age_hours * 3600
+    functions = stage.services.find_resources("AWS::Lambda::Function")
+    process = next(f for f in functions.values() if f["Properties"]["FunctionName"].endswith("-process"))
+    dead_letter_after = int(process["Properties"]["Environment"]["Variables"]["ERRATA_DEAD_LETTER_AFTER_SECONDS"])
+    assert dead_letter_after == processor.max_record_age_hours * 3600 // 2
     assert mapping["ParallelizationFactor"] == 1
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]

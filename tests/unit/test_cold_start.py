@@ -27,4 +27,3 @@ def test_ingest_and_api_handlers_do_not_import_the_processors_libraries(function
         check=True,
     )
     assert json.loads(result.stdout) == []
-
