@@ -119,6 +119,11 @@ class TestProject:
 
 @pytest.fixture
 def project(stack: LocalStack, info: StackInfo) -> TestProject:
+    return new_test_project(stack, info)
+
+
+def new_test_project(stack: LocalStack, info: StackInfo) -> TestProject:
+    """A project of its own, with a fresh DSN key."""
     project_id = str(secrets.randbelow(10**9) + 1000)
     public_key = secrets.token_hex(16)
     ProjectStore(stack.client("dynamodb"), info.settings.projects_table).put_project(
