@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from errata.naming import physical_name
-from errata.store.projects import PROJECTS_TABLE, Project, ProjectStore, Scope
+from errata.store.projects import PROJECTS_TABLE, Project, ProjectStore, Scope, new_api_token
 
 
 def projects_store(stage: str, dynamodb: Any | None = None) -> ProjectStore:
@@ -49,6 +49,6 @@ def create_api_token(
     """A new token, stored hashed: for one project or (no project) every project, with a scope."""
     if project_id is not None and store.get_project(project_id) is None:
         raise ValueError(f"no project {project_id}")
-    token = secrets.token_urlsafe(32)
+    token = new_api_token()
     store.add_api_token(token, name=name, project_id=project_id, scope=scope)
     return token

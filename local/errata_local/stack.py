@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from errata.api import access as api_access
 from errata.api import context as api_context
 from errata.settings import DASHBOARD_URL_ENV, Settings
-from errata.store.projects import Project, ProjectStore
+from errata.store.projects import Project, ProjectStore, new_api_token
 from errata_local.alerting import AlertDispatcher, AlertingResources, provision_alerting
 from errata_local.aws import EmbeddedAws
 from errata_local.gateway import Gateway
@@ -143,7 +143,7 @@ class LocalStack:
         ingest, process, api, alert, notify = _handlers()
 
         public_key = secrets.token_hex(16)
-        api_token = secrets.token_urlsafe(24)
+        api_token = new_api_token()
         projects = ProjectStore(self._aws.client("dynamodb"), settings.projects_table)
         projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
         projects.add_api_token(api_token, name="local")

@@ -84,6 +84,7 @@ _KNOWN_TOKENS = re.compile(
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
     r"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
     r"|npm_[A-Za-z0-9]{36}"  # npm
+    r"|errata_[A-Za-z0-9_-]{40,}"  # Errata's own API tokens
     r"|eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}"  # JWTs
     r")\b"
 )

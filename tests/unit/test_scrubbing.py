@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from errata.protocol.envelope import parse_envelope
-from errata.scrubbing import FILTERED, scrub_event
+from errata.scrubbing import FILTERED, scrub_event, scrub_text
+from errata.store.projects import new_api_token
 
 SAMPLES = Path(__file__).parent.parent / "fixtures" / "envelopes"
 
@@ -53,3 +54,45 @@ def test_secrets_the_sdk_lets_through_are_gone_after_scrubbing(sample: str) -> N
     for secret in leaked:
         assert secret not in scrubbed_text
     assert "[Filtered]" in scrubbed_text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("deploy with errata token {}", "TOKEN"),
+        ("aws key AKIAIOSFODNN7EXAMPLE leaked", "AKIAIOSFODNN7EXAMPLE"),
+        ("user said the password is hunter2x", "hunter2x"),
+        ("ssn 078-05-1120 on file", "078-05-1120"),
+        ("iban GB82 WEST 1234 5698 7654 32 paid", "GB82 WEST 1234 5698 7654 32"),
+        ("https://cdn.example.com/f.js?sig=ABCDEF12345&v=2", "ABCDEF12345"),
+    ],
+)
+def test_secrets_in_free_text_are_filtered(text: str, secret: str) -> None:
+    if secret == "TOKEN":
+        secret = new_api_token()
+        text = text.format(secret)
+    scrubbed = scrub_text(text)
+    assert secret not in scrubbed
+    assert FILTERED in scrubbed
+
+
+def test_a_secret_found_once_is_filtered_wherever_else_it_appears() -> None:
+    event = {
+        "logentry": {
+            "message": "login %s with password %s",
+            "formatted": "login bob with password hunter2x",
+            "params": ["bob", "hunter2x"],
+        },
+        "exception": {
+            "values": [{"type": "E", "stacktrace": {"frames": [{"function": "login", "vars": {"x": "hunter2x"}}]}}]
+        },
+    }
+    scrubbed = scrub_event(event)
+    assert "hunter2x" not in json.dumps(scrubbed)
+    assert scrubbed["logentry"]["params"][0] == "bob"
+    assert scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] == "login"
+
+
+def test_ordinary_words_and_numbers_are_left_alone() -> None:
+    text = "KeyError: 'session_id' in passenger 42 at 2026-12-02 12:30:11 order 1234567890123"
+    assert scrub_text(text) == text
