@@ -38,6 +38,7 @@ bench: bootstrap bootstrap-node
 	$(UV) run --frozen python bench/symbolication.py
 	$(UV) run --frozen python bench/pipeline.py --events 300
 	$(UV) run --frozen python bench/alert_latency.py --issues 200
+	$(UV) run --frozen python bench/idle_cpu.py --seconds 30
 
 lint: bootstrap
 	$(UV) run --frozen ruff check --fix .

@@ -40,8 +40,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ALERT_INPUT_QUEUE = "alert-function-input"
 EMAIL_QUEUE = "email-outbox"
 # Long polls: moto's SQS wakes a waiting receive when a message arrives, so a hop costs no polling delay and
-# an idle queue one request a second (the wait is short so that stop() returns promptly).
-_WAIT_SECONDS = 1
+# an idle queue one request every 5 s. stop() does not wait for a receive to return: the stack stops moto
+# next, which ends it.
+_WAIT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class AlertDispatcher:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=0.2)
 
     def evaluate(self) -> dict[str, Any]:
         """One run of the minute evaluator, as the schedule would invoke it."""

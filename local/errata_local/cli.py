@@ -15,7 +15,7 @@ from errata_sdk import artifacts
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from errata_local.stack import AlertingOptions, LocalStack
+    from errata_local.stack import AlertingOptions, LocalStack, PortInUse
 
     alerting = AlertingOptions(
         outbox=Path(args.outbox),
@@ -23,7 +23,11 @@ def _dev(args: argparse.Namespace) -> int:
         pagerduty_routing_key=args.pagerduty_key or os.environ.get("ERRATA_PAGERDUTY_ROUTING_KEY"),
     )
     stack = LocalStack(port=args.port, alerting=alerting)
-    info = stack.start()
+    try:
+        info = stack.start()
+    except PortInUse as exc:
+        print(f"errata dev: {exc}", file=sys.stderr)
+        return 2
     print(f"DSN: {info.dsn}")
     print(f"API token: {info.api_token}")
     # The token in the address logs the page in once; the page then drops it from the address bar.
@@ -56,14 +60,48 @@ def _dev(args: argparse.Namespace) -> int:
     # the event makes the second one harmless, where a KeyboardInterrupt would break the shutdown.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
+    ancestors = _ancestors()
     try:
         while not stopped.wait(0.5):
-            pass
+            if not all(_alive(pid) for pid in ancestors):
+                break  # `make` or `uv` was stopped alone (an IDE's stop button): stop with it
     finally:
         state.unlink(missing_ok=True)
         stack.stop()
         print("Errata stopped.", flush=True)
     return 0
+
+
+def _ancestors() -> list[int]:
+    """The processes that started this one (`uv run`, `make`, the shell), four at most. Signals from a
+    terminal reach them all, but a tool that stops only `make` would leave the stack running."""
+    pids: list[int] = []
+    pid = os.getppid()
+    while pid > 1 and len(pids) < 4:
+        pids.append(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}").exists() and "(Z)" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return "(" + Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] + ")"
+    except OSError:
+        return "(Z)"
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -86,9 +86,10 @@ def http_response(result: dict[str, Any]) -> Response:
 class Gateway:
     """A WSGI app that routes ingest paths to the ingest handler and everything else to the API handler."""
 
-    def __init__(self, ingest: Handler, api: Handler) -> None:
+    def __init__(self, ingest: Handler, api: Handler, on_ingest: Callable[[], None] = lambda: None) -> None:
         self._ingest = ingest
         self._api = api
+        self._on_ingest = on_ingest  # the poller's wake-up: records may be on the stream
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -103,6 +104,8 @@ class Gateway:
             # Lambda refuses the invocation: the function never runs (errata.limits).
             return _aws_error(413, "Request Too Long")(environ, start_response)
         result = handler(event, LocalLambdaContext(function_name=f"errata-local-{name}"))
+        if is_ingest:
+            self._on_ingest()
         return http_response(result)(environ, start_response)
 
 

@@ -28,6 +28,9 @@ class EventSourceSettings:
     maximum_retry_attempts: int = 2
     bisect_batch_on_error: bool = True
     idle_poll_seconds: float = 0.05
+    # An idle stream is polled less and less often, down to this; ingest wakes the poller when it puts
+    # records (StreamPoller.wake), so a new event never waits for the backoff.
+    max_idle_poll_seconds: float = 5.0
 
 
 class ShardPoller:
@@ -160,12 +163,19 @@ class StreamPoller:
             for shard in shards
         ]
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kinesis-poller", daemon=True)
+
+    def wake(self) -> None:
+        """Records were put: poll now, whatever the idle backoff."""
+        self._wake.set()
 
     def _run(self) -> None:
         for shard in self.shards:
             shard.open()
+        idle_wait = self._settings.idle_poll_seconds
         while not self._stop.is_set():
+            self._wake.clear()
             delivered = False
             for shard in self.shards:
                 try:
@@ -175,12 +185,18 @@ class StreamPoller:
                         return
                     logger.exception("polling a shard failed; retrying")
                     self._stop.wait(0.5)
-            if not delivered:
-                self._stop.wait(self._settings.idle_poll_seconds)
+            if delivered:
+                idle_wait = self._settings.idle_poll_seconds
+                continue
+            # Idle: 0.05 s, then twice as long each empty round up to the maximum (0.16 CPU s/s of polling
+            # at a steady 20 Hz, most of it in moto, for a stream nobody writes to).
+            self._wake.wait(idle_wait)
+            idle_wait = min(idle_wait * 2, self._settings.max_idle_poll_seconds)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)

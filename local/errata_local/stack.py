@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,22 @@ class StackInfo:
     aws_endpoint: str
     outbox: Path
     alerting: AlertingResources
+
+
+class PortInUse(Exception):
+    pass
+
+
+def _check_port_free(port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortInUse(
+                f"port {port} is already in use (another `make dev`?): stop it, or choose another with PORT=<port>"
+            ) from None
 
 
 def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -120,6 +137,15 @@ class LocalStack:
         self.info: StackInfo | None = None
 
     def start(self) -> StackInfo:
+        """Starts everything, or nothing: a failure part way (a busy port) stops what had started."""
+        _check_port_free(self._port)  # before anything starts: a busy port fails at once, nothing left behind
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self._aws.start()
         options = self._alerting
@@ -148,9 +174,8 @@ class LocalStack:
         projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
         projects.add_api_token(api_token, name="local")
 
-        self._server = make_server(
-            "127.0.0.1", self._port, Gateway(local_invoke(ingest), local_invoke(api)), threaded=True
-        )
+        gateway = Gateway(local_invoke(ingest), local_invoke(api), on_ingest=self._wake_poller)
+        self._server = make_server("127.0.0.1", self._port, gateway, threaded=True)
         port = self._server.server_port
         base_url = f"http://127.0.0.1:{port}"
         # Before any handler runs: links in notifications point at this dashboard.
@@ -203,6 +228,10 @@ class LocalStack:
         """Runs the minute evaluator now (tests and benchmarks need not wait for the timer)."""
         assert self._dispatcher is not None
         return self._dispatcher.evaluate()
+
+    def _wake_poller(self) -> None:
+        if self._poller is not None:
+            self._poller.wake()
 
     def stop(self) -> None:
         if self._dispatcher:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -102,3 +103,59 @@ def test_make_demo_fills_a_running_errata_dev_with_issues_a_newcomer_can_triage(
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert not state.exists(), "the state file goes with the stack"
+
+
+def _processes_with(marker: str) -> list[str]:
+    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def test_a_busy_port_fails_at_once_with_the_reason_and_leaves_no_process() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2
+    assert f"port {port} is already in use" in result.stderr
+    assert elapsed < 5  # the interpreter's start-up is most of it; nothing waits on the port
+    assert _processes_with(f"errata_local.cli dev --port {port}") == []
+
+
+def test_stopping_only_the_parent_make_process_stops_the_whole_stack(tmp_path: Path) -> None:
+    """An IDE's stop button signals `make` alone; `errata dev` below it notices and stops, and its moto
+    server dies with it."""
+    port = free_port()
+    parent = subprocess.Popen(  # stands in for `make dev`: a parent whose only job is to wait for its child
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; subprocess.run([sys.executable, '-m', 'errata_local.cli', 'dev', '--port', "
+            f"'{port}', '--outbox', '{tmp_path / 'outbox'}'])",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert parent.stdout is not None
+    assert parent.stdout.readline().startswith("DSN: ")
+    stack = int(_processes_with(f"errata_local.cli dev --port {port}")[0].split()[0])
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(stack)], capture_output=True, text=True).stdout
+    moto = [int(pid) for pid in children.split()]
+    assert moto, "the moto server runs as the stack's child"
+    parent.send_signal(signal.SIGTERM)  # the parent alone, not its process group
+    parent.wait(timeout=10)
+    wait_for(lambda: not _processes_with(f"--port {port}") and not _port_open(port), timeout=10)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in moto), timeout=10)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
