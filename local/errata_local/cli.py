@@ -88,20 +88,12 @@ def _ancestors() -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Running: its /proc entry exists and is not a zombie (a killed `make` its shell has not reaped)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}").exists() and "(Z)" not in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return "(" + Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] + ")"
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return "(Z)"
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _demo(args: argparse.Namespace) -> int:

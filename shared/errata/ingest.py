@@ -32,9 +32,6 @@ from errata.store.projects import Project, ProjectStore
 from errata.timefmt import utc_now
 from errata.traffic import session_traffic, transaction_traffic
 
-MAX_EVENT_BYTES = INGEST_MAX_EVENT_BYTES
-MAX_REQUEST_BYTES = INGEST_MAX_BODY_BYTES
-MAX_DECOMPRESSED_BYTES = INGEST_MAX_DECOMPRESSED_BYTES
 MAX_STREAM_RECORD_BYTES = KINESIS_RECORD_MAX_BYTES - 256  # Kinesis counts the partition key in its 1 MiB
 _PROJECT_CACHE_SECONDS = 60.0
 logger = logging.getLogger(__name__)
@@ -169,9 +166,9 @@ class IngestService:
         self._clock = clock
 
     def ingest(self, request: IngestRequest) -> IngestResult:
-        if len(request.body) > MAX_REQUEST_BYTES:
-            raise PayloadTooLarge(f"request body is larger than {MAX_REQUEST_BYTES} bytes")
-        body = decode_body(request.body, request.headers.get("content-encoding"), MAX_DECOMPRESSED_BYTES)
+        if len(request.body) > INGEST_MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"request body is larger than {INGEST_MAX_BODY_BYTES} bytes")
+        body = decode_body(request.body, request.headers.get("content-encoding"), INGEST_MAX_DECOMPRESSED_BYTES)
         if request.endpoint == "store":
             key = sentry_key_from_request(request.headers, request.query)
             project = self._keys.authorize(request.project_id, key)
@@ -252,8 +249,8 @@ class IngestService:
         result = IngestResult()
         records: list[StreamRecord] = []
         for payload, fallback_id in events:
-            if len(payload) > MAX_EVENT_BYTES:
-                raise PayloadTooLarge(f"event is larger than {MAX_EVENT_BYTES} bytes")
+            if len(payload) > INGEST_MAX_EVENT_BYTES:
+                raise PayloadTooLarge(f"event is larger than {INGEST_MAX_EVENT_BYTES} bytes")
             event = parse_json_object(payload, "event")
             event_id = _event_id(event.get("event_id") or fallback_id)
             event["event_id"] = event_id

@@ -146,7 +146,7 @@ class _Staged:
         if self.event.release:
             keys.add(("traffic", self.project_id, hour, "release", self.event.release))
         if self.event.transaction:
-            keys.add(("traffic", self.project_id, hour, "route", self.event.transaction[:200]))
+            keys.add(("traffic", self.project_id, hour, "route", self.event.transaction))
         return keys
 
     def increments(self, key: WriteKey) -> dict[str, int]:
@@ -233,9 +233,9 @@ class _IssueAggregate:
             last_release=self.last_release,
             last_event_id=latest.event_id,
             payload_key=representative_key(latest.project_id, latest.issue_id),
-            environment=_capped(latest.event.environment, 64),
+            environment=latest.event.environment,  # within its limits already (errata.normalization)
             tags=_issue_tags(latest.payload),
-            route=_capped(latest.event.transaction, 200),
+            route=latest.event.transaction or None,
             root_cause=latest.grouping.root_cause,
         )
 
@@ -696,10 +696,6 @@ def _describe(exc: BaseException) -> str:
 
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TRAFFIC_COUNT
-
-
-def _capped(value: str | None, limit: int) -> str | None:
-    return value[:limit] if value else None
 
 
 _MAX_ISSUE_TAGS = 10

@@ -39,7 +39,6 @@ class RedriveReport:
     messages: int = 0
     records: int = 0  # records put back on the stream
     kept: list[str] = field(default_factory=list)  # why a message stayed in the queue
-    _handles: list[str] = field(default_factory=list, repr=False)
 
 
 class Redrive:
@@ -53,6 +52,7 @@ class Redrive:
     def run(self, *, limit: int = 10_000, dry_run: bool = False) -> RedriveReport:
         report = RedriveReport()
         seen: set[str] = set()
+        staying: list[str] = []  # receipt handles of messages left in the queue
         while report.messages < limit:
             response = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
@@ -66,25 +66,25 @@ class Redrive:
             for message in messages:
                 seen.add(message["MessageId"])
                 report.messages += 1
-                self._redrive(message, report, dry_run)
-        for handle in report._handles:  # what stays is visible again at once, for the next look
+                if not self._redrive(message, report, dry_run):
+                    staying.append(message["ReceiptHandle"])
+        for handle in staying:  # what stays is visible again at once, for the next look
             self._sqs.change_message_visibility(QueueUrl=self._queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
         return report
 
-    def _redrive(self, message: dict[str, Any], report: RedriveReport, dry_run: bool) -> None:
+    def _redrive(self, message: dict[str, Any], report: RedriveReport, dry_run: bool) -> bool:
+        """Whether the message's records went back on the stream (and the message was deleted)."""
         try:
             records = self._records_of(json.loads(message["Body"]))
         except (ValueError, KeyError, LookupError) as exc:
             report.kept.append(f"{message['MessageId']}: {exc}")
-            report._handles.append(message["ReceiptHandle"])
-            return
+            return False
+        report.records += len(records)
         if dry_run:
-            report.records += len(records)
-            report._handles.append(message["ReceiptHandle"])
-            return
+            return False
         self._stream.put(records)
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
-        report.records += len(records)
+        return True
 
     def _records_of(self, body: dict[str, Any]) -> list[StreamRecord]:
         if "data_base64" in body:

@@ -63,8 +63,14 @@ def test_a_lone_surrogate_is_replaced_and_its_session_counted_once(project: Test
     issue = wait_for(lambda: project.issues())[0]
     assert issue["title"] == "broken \ufffd text"
 
+    def sessions() -> int | None:
+        rows = project.api("/traffic", hours=2).json()["traffic"]
+        return next((row["sessions"] for row in rows if row["value"] == "s@1"), None)
 
-def test_an_item_type_of_300_characters_is_accepted_and_not_a_metric_name(project: TestProject) -> None:
+    assert wait_for(sessions) == 1
+
+
+def test_an_item_type_of_300_characters_is_accepted_beside_the_event(project: TestProject) -> None:
     response = _post(project, _items(("x" * 300, b"{}"), ("event", b'{"message": "beside an odd item"}')))
     assert response.status_code == 200, response.text
     assert wait_for(lambda: project.issues())[0]["title"] == "beside an odd item"

@@ -55,7 +55,12 @@ class Shard:
 
 
 def _event_record(
-    shard: Shard, project: TestProject, message: str, user: str | None = None, event_id: str | None = None
+    shard: Shard,
+    project: TestProject,
+    message: str,
+    user: str | None = None,
+    event_id: str | None = None,
+    received_at: datetime | None = None,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {"message": message, "release": "api@3.1.0"}
     if user:
@@ -63,7 +68,7 @@ def _event_record(
     ingested = IngestedEvent(
         project_id=project.project_id,
         event_id=event_id or uuid.uuid4().hex,
-        received_at=datetime.now(UTC),
+        received_at=received_at or datetime.now(UTC),
         payload=payload,
     )
     return shard.record(ingested.encode())

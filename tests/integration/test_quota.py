@@ -39,6 +39,15 @@ def test_settings_are_read_and_changed_through_the_api(project: TestProject) -> 
     assert _patch(project, {"unknown_setting": 1}).status_code == 422
 
 
+def _post_one_event(project: TestProject) -> requests.Response:
+    return requests.post(
+        project.envelope_url,
+        data=b'{}\n{"type":"event"}\n{"message":"over quota"}\n',
+        headers={"X-Sentry-Auth": f"Sentry sentry_key={project.public_key}"},
+        timeout=10,
+    )
+
+
 def _not_near_a_minute_boundary() -> None:
     # The quota counts per calendar minute: a test that straddles a boundary would see it reset.
     while datetime.now(UTC).second > 45:
@@ -65,13 +74,7 @@ def test_past_the_quota_ingest_answers_429_and_the_sdk_backs_off(
     wait_for(lambda: sum(issue["count"] for issue in project.issues()) == 3)
 
     # Sentry's header format: <seconds>:<categories>:<scope>:<reason>.
-    body = b'{}\n{"type":"event"}\n{"message":"over quota"}\n'
-    refused = requests.post(
-        project.envelope_url,
-        data=body,
-        headers={"X-Sentry-Auth": f"Sentry sentry_key={project.public_key}"},
-        timeout=10,
-    )
+    refused = _post_one_event(project)
     assert refused.status_code == 429
     assert refused.json()["code"] == "rate_limited"
     seconds, categories, scope, reason = refused.headers["X-Sentry-Rate-Limits"].split(":")
@@ -92,11 +95,5 @@ def test_past_the_quota_ingest_answers_429_and_the_sdk_backs_off(
     # Refusals are counted per container and written at most once a second (errata.ingest.ProjectQuota):
     # the next request a second later writes what the last second refused.
     time.sleep(1.1)
-    again = requests.post(
-        project.envelope_url,
-        data=body,
-        headers={"X-Sentry-Auth": f"Sentry sentry_key={project.public_key}"},
-        timeout=10,
-    )
-    assert again.status_code == 429
+    assert _post_one_event(project).status_code == 429
     assert project.api("").json()["dropped_last_hour"] >= 3

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,26 +14,15 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 import errata.event_preparation
 from errata.grouping.fingerprint import fingerprint_event
-from errata.models.ingested import IngestedEvent
 from errata.redrive import Redrive
 from errata_local import cli
 from errata_local.poller import ShardPoller
 from errata_local.stack import LocalStack, StackInfo
 from tests.integration.conftest import TestProject, wait_for
-from tests.integration.test_processor_delivery import Shard, _counts, _deliver
+from tests.integration.test_processor_delivery import Shard, _counts, _deliver, _event_record
 
 pytestmark = pytest.mark.integration
 REAL_FINGERPRINT = fingerprint_event
-
-
-def _record(shard: Shard, project: TestProject, message: str, received_at: datetime | None = None) -> dict[str, Any]:
-    ingested = IngestedEvent(
-        project_id=project.project_id,
-        event_id=uuid.uuid4().hex,
-        received_at=received_at or datetime.now(UTC),
-        payload={"message": message},
-    )
-    return shard.record(ingested.encode())
 
 
 def _failing_for(message: str, error: Exception) -> Any:
@@ -65,8 +53,8 @@ def test_an_event_that_breaks_a_step_is_dead_lettered_at_once_and_redriven_once(
     and the reason, the events around it are counted."""
     monkeypatch.setattr(errata.event_preparation, "fingerprint_event", _failing_for("breaks grouping", KeyError("x")))
     shard = Shard()
-    batch = [_record(shard, project, "before it"), _record(shard, project, "breaks grouping")]
-    batch.append(_record(shard, project, "after it"))
+    batch = [_event_record(shard, project, "before it"), _event_record(shard, project, "breaks grouping")]
+    batch.append(_event_record(shard, project, "after it"))
     assert _deliver(batch) == [], "the shard is not held up"
     assert _counts(project) == {"before it": 1, "after it": 1}
 
@@ -89,10 +77,10 @@ def test_a_record_still_failing_when_overdue_is_dead_lettered_not_left_to_the_ma
         errata.event_preparation, "fingerprint_event", _failing_for("s3 is down", ConnectionError("reset"))
     )
     shard = Shard()
-    fresh = _record(shard, project, "s3 is down")
+    fresh = _event_record(shard, project, "s3 is down")
     with pytest.raises(BatchProcessingError):  # a fresh record is retried: the whole (one-record) batch fails
         _deliver([fresh])
-    overdue = _record(shard, project, "s3 is down", received_at=datetime.now(UTC) - timedelta(hours=4))
+    overdue = _event_record(shard, project, "s3 is down", received_at=datetime.now(UTC) - timedelta(hours=4))
     assert _deliver([overdue]) == [], "an overdue one is dead-lettered with its data"
     monkeypatch.setattr(errata.event_preparation, "fingerprint_event", REAL_FINGERPRINT)
     _redrive(stack, info)

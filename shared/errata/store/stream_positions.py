@@ -83,9 +83,6 @@ class StreamPositionStore:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def position(self, shard: str) -> int | None:
-        return self.state(shard).position
-
     def state(self, shard: str) -> ShardState:
         """The shard's position and recent ids, read consistently (one BatchGetItem)."""
         found = {
