@@ -1,52 +1,66 @@
-"""moto's server, started the way the local stack needs it.
+"""moto's server, started the way the local stack needs it: patched (`errata_local.moto_patches`), untracked,
+and served by waitress instead of werkzeug's development server.
 
+- werkzeug's server closes the connection after every response and starts a thread per connection, so every
+  boto3 call paid a TCP handshake and a thread start on both sides (a tenth of the stack's CPU). waitress
+  keeps connections alive and answers from a pool of threads.
 - moto tracks every model instance it creates so that its test decorators can reset them. A long-running
-  server never resets, and DynamoDB's TransactWriteItems deep-copies each table it touches (moto 5.2.5), so
-  that list grows by a table copy per transaction: memory grew by gigabytes over a 10,000-event benchmark. The
-  server mode needs no tracking: instances are created untracked here.
-- moto's Kinesis shard is not thread-safe, and the server answers each request on its own thread: a put
-  reads the shard's highest sequence number and stores the record under that number plus one, so two
-  concurrent puts can take the same number and the second overwrites the first (acknowledged events lost),
-  and a read iterating the shard's records while a put adds one fails. Each shard's puts and reads are
-  serialized here, as Kinesis orders them.
+  server never resets, and the tracked list grew by gigabytes over a 10,000-event benchmark: instances are
+  created untracked here.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import argparse
+import logging
+import signal
+import sys
 from typing import Any
 
+import waitress
+import waitress.task
 from moto.core.common_models import BaseModel
-from moto.kinesis.models import Shard
-from moto.server import main
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-_SHARD_METHODS = ("put_record", "get_records", "get_min_sequence_number", "get_max_sequence_number")
+from errata_local.moto_patches import apply_all
 
 
 def _untracked_new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
     return object.__new__(cls)
 
 
-def serialized(method: Callable[..., Any], lock: AbstractContextManager[Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return method(*args, **kwargs)
+def _pass_raw_uri() -> None:
+    """werkzeug hands moto the request target as sent (RAW_URI); moto matches S3 keys against it, since the
+    decoded path loses what an encoded character was (an S3 key with `%2F`, `+` or `@`). waitress keeps it
+    on its request."""
+    get_environment = waitress.task.WSGITask.get_environment
 
-    return locked
+    def with_raw_uri(task: waitress.task.WSGITask) -> dict[str, Any]:
+        environ: dict[str, Any] = get_environment(task)
+        environ.setdefault("RAW_URI", task.request.request_uri)
+        return environ
+
+    waitress.task.WSGITask.get_environment = with_raw_uri
 
 
-def serialize_kinesis_shards(shard_class: type = Shard) -> None:
-    """One lock for the shards' records (a re-entrant one: put_record calls get_max_sequence_number)."""
-    lock = threading.RLock()
-    for name in _SHARD_METHODS:
-        setattr(shard_class, name, serialized(getattr(shard_class, name), lock))
+def _stop(signum: int, frame: Any) -> None:
+    sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="moto's server for the local stack")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
+    apply_all()
+    _pass_raw_uri()
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is load, not a fault
+    signal.signal(signal.SIGTERM, _stop)
+    app = DomainDispatcherApplication(create_backend_app)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="moto", _quiet=True)
 
 
 if __name__ == "__main__":
-    BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
-    serialize_kinesis_shards()
     main()

@@ -631,6 +631,7 @@ class IssueBatch:
         prior = self._counters.events_many(
             [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
         )
+        writes: dict[str, dict[str, Any]] = {}
         for (project_id, issue_id), events in by_issue.items():
             pk = issue_key(project_id, issue_id)
             plan = plan_samples(
@@ -642,10 +643,11 @@ class IssueBatch:
                 rng=self._rng,
             )
             for slot, staged in plan.slots.items():
-                self._payloads.put(sample_key(project_id, issue_id, slot), staged.payload)
+                writes[sample_key(project_id, issue_id, slot)] = staged.payload
             if plan.representative is not None:
-                self._payloads.put(representative_key(project_id, issue_id), plan.representative.payload)
+                writes[representative_key(project_id, issue_id)] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
+        self._payloads.put_many(writes)
 
     def _counter_item(self, key: WriteKey, tally: _Tally) -> dict[str, Any]:
         kind = key[0]

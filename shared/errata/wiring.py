@@ -65,11 +65,19 @@ class Clients:
 
     def __init__(self) -> None:
         self._clients: dict[str, Any] = {}
+        self._kept: dict[tuple[str, str], Any] = {}
 
     def __getitem__(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = client(service)
         return self._clients[service]
+
+    def kept(self, key: tuple[str, str], build: Callable[[], Any]) -> Any:
+        """What a container keeps across invocations (parsed maps, caches), built on these clients: a
+        process that starts a second local stack gets new clients, and none of the first stack's objects."""
+        if key not in self._kept:
+            self._kept[key] = build()
+        return self._kept[key]
 
 
 def ingest_service(settings: Settings, clients: Clients) -> IngestService:
@@ -96,49 +104,46 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         releases=ReleaseStore(dynamodb, settings.releases_table),
         project_settings=_project_settings_cache(settings, clients),
         alert_bus=AlertBus(clients["events"], settings.event_bus),
-        aliases=_issue_aliases(settings, IssueStore(dynamodb, settings.issues_table)),
+        aliases=_issue_aliases(settings, clients),
         symbolicator=_symbolicator(settings, clients),
         dashboard_url=settings.dashboard_url,
         dead_letter_after=timedelta(seconds=settings.dead_letter_after_seconds),
     )
 
 
-_SYMBOLICATORS: dict[str, Symbolicator] = {}
-
-
 def _symbolicator(settings: Settings, clients: Clients) -> Symbolicator | None:
     """One per container: parsed source maps and mappings stay cached across invocations."""
     if not settings.source_maps_bucket:
         return None
-    if settings.source_maps_bucket not in _SYMBOLICATORS:
+
+    def build() -> Symbolicator:
         from errata.symbolication.symbolicator import Symbolicator
 
         # Maps still read are renewed long before the bucket's lifecycle expires them (infra: 365 days).
         renewing = ArtifactStore(clients["s3"], settings.source_maps_bucket, renew_after=ARTIFACT_RENEW_AFTER)
-        _SYMBOLICATORS[settings.source_maps_bucket] = Symbolicator(renewing)
-    return _SYMBOLICATORS[settings.source_maps_bucket]
+        return Symbolicator(renewing)
+
+    symbolicator: Symbolicator = clients.kept(("symbolicator", settings.source_maps_bucket), build)
+    return symbolicator
 
 
 def artifact_store(settings: Settings, clients: Clients) -> ArtifactStore:
     return ArtifactStore(clients["s3"], settings.source_maps_bucket)
 
 
-_ALIASES: dict[str, IssueAliases] = {}
-
-
-def _issue_aliases(settings: Settings, issues: IssueStore) -> IssueAliases:
+def _issue_aliases(settings: Settings, clients: Clients) -> IssueAliases:
     """One per container: its cache of hash -> issue outlives the invocation."""
-    if settings.issues_table not in _ALIASES:
-        _ALIASES[settings.issues_table] = IssueAliases(issues)
-    return _ALIASES[settings.issues_table]
-
-
-_SETTINGS_CACHE: dict[str, Callable[[str], ProjectSettings]] = {}
+    aliases: IssueAliases = clients.kept(
+        ("aliases", settings.issues_table),
+        lambda: IssueAliases(IssueStore(clients["dynamodb"], settings.issues_table)),
+    )
+    return aliases
 
 
 def _project_settings_cache(settings: Settings, clients: Clients) -> Callable[[str], ProjectSettings]:
     """Project settings by id, cached for a minute per container (batches are many, settings change rarely)."""
-    if settings.projects_table not in _SETTINGS_CACHE:
+
+    def build() -> Callable[[str], ProjectSettings]:
         store = ProjectStore(clients["dynamodb"], settings.projects_table)
         cache: dict[str, tuple[float, ProjectSettings]] = {}
 
@@ -150,8 +155,10 @@ def _project_settings_cache(settings: Settings, clients: Clients) -> Callable[[s
                 cache[project_id] = cached
             return cached[1]
 
-        _SETTINGS_CACHE[settings.projects_table] = lookup
-    return _SETTINGS_CACHE[settings.projects_table]
+        return lookup
+
+    lookup: Callable[[str], ProjectSettings] = clients.kept(("project settings", settings.projects_table), build)
+    return lookup
 
 
 def issue_queries(settings: Settings, clients: Clients) -> IssueQueries:

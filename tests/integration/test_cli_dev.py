@@ -97,7 +97,8 @@ def test_make_demo_fills_a_running_errata_dev_with_issues_a_newcomer_can_triage(
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         ).json()
-        assert detail["event"]["exception"]["values"][0]["stacktrace"]["frames"][-1]["filename"] == "src/service.js"
+        frame = detail["event"]["exception"]["values"][0]["stacktrace"]["frames"][-1]
+        assert frame.get("filename") == "src/service.js", frame
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)

@@ -1,0 +1,222 @@
+"""Narrow patches of moto 5.2 for a long-running, multi-threaded moto server (the local stack's embedded AWS).
+
+Each patch fixes a cause the local stack measured, keeps moto's answers byte-for-byte what a client parses
+(tests/unit/test_local_moto_patches.py runs patched and unpatched moto side by side), and is applied only by
+`errata_local.moto_server`; the unit tests' in-process `mock_aws` runs moto as released.
+
+- Kinesis shards are not thread-safe: a put reads the shard's highest sequence number and stores the record
+  under that number plus one, so two concurrent puts could take the same number and the second overwrote the
+  first (acknowledged events lost). Each shard's puts and reads are serialized, as Kinesis orders them.
+- `TransactWriteItems` deep-copied the whole table once per item of the transaction, to roll back on a
+  failed condition: a 98-item transaction over a table of 20,000 items copied two million items, and the
+  local stack slowed down as its tables grew (6 events/s after a few thousand). Only the items the
+  transaction touches are copied and restored now. Writes to a region's tables take turns (one re-entrant
+  lock), so a rollback cannot undo another request's write, which the table swap could.
+- Responses of DynamoDB's data-plane actions (items, keys, counts) went through moto's shape-driven
+  serializer, a third of the server's CPU under load; their result is plain JSON already and is dumped.
+- Finding the backend of each request listed moto's package directory on disk; the list is read once.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+from moto import backends
+from moto.core.responses import ActionContext
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoResult
+from moto.kinesis.models import Shard
+
+_SHARD_METHODS = ("put_record", "get_records", "get_min_sequence_number", "get_max_sequence_number")
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# Actions whose result holds only items, keys, counts and consumed capacity: no timestamps or shapes that
+# the serializer would reformat.
+_PLAIN_JSON_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def serialized(method: Callable[..., Any], lock: AbstractContextManager[Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+def serialize_kinesis_shards(shard_class: type = Shard) -> None:
+    """One lock for the shards' records (a re-entrant one: put_record calls get_max_sequence_number)."""
+    lock = threading.RLock()
+    for name in _SHARD_METHODS:
+        setattr(shard_class, name, serialized(getattr(shard_class, name), lock))
+
+
+def serialize_dynamodb_writes(backend_class: type = DynamoDBBackend) -> None:
+    lock = threading.RLock()
+    for name in _DYNAMODB_WRITES:
+        setattr(backend_class, name, serialized(getattr(backend_class, name), lock))
+
+
+_Snapshot = list[tuple[Table, Any, Any, Item | None]]
+
+
+def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return op["Key"]  # type: ignore[no-any-return]
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> _Snapshot:
+    saved: _Snapshot = []
+    for entry in transact_items:
+        op_type, op = next(iter(entry.items()))
+        table = backend.tables.get(op.get("TableName", ""))
+        if table is None or op_type not in {"Put", "Delete", "Update"}:
+            continue
+        try:
+            hash_value, range_value = backend.get_keys_value(table, _key_of(table, op_type, op))
+        except (KeyError, MockValidationException):
+            continue  # the operation itself fails below, before it writes
+        saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+    return saved
+
+
+def _restore(saved: _Snapshot) -> None:
+    for table, hash_value, range_value, item in reversed(saved):
+        if table.has_range_key:
+            items = table.items[hash_value]
+            if item is None:
+                items.pop(range_value, None)
+            else:
+                items[range_value] = item
+            if not items:
+                table.items.pop(hash_value, None)
+        elif item is None:
+            table.items.pop(hash_value, None)
+        else:
+            table.items[hash_value] = item  # type: ignore[assignment]  # moto types the ranged layout only
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto 5.2.5's `DynamoDBBackend.transact_write_items`, with an item snapshot instead of table copies."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    saved = _snapshot(self, transact_items)
+    target_items: set[tuple[str, str]] = set()
+    errors: list[tuple[str, str, dict[str, Any] | None] | tuple[None, None, None]] = []
+    for entry in transact_items:
+        original_item: dict[str, Any] | None = None
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(entry.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            key = _key_of(self.get_table(table_name), op_type, op)
+            unique = (str(table_name), str(dict(sorted(key.items()))))
+            if unique in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(unique)
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition = get_filter_expression(condition_expression, names, values)
+                if not condition.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+            common = {
+                "condition_expression": condition_expression,
+                "expression_attribute_names": names,
+                "expression_attribute_values": values,
+            }
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], **common)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, **common)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"], **common)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            _restore(saved)
+            raise
+        except ConditionalCheckFailed as failed:
+            errors.append(("ConditionalCheckFailed", str(failed.message), original_item))
+        except Exception as error:  # moto reports every other failure per item, as AWS does
+            errors.append((type(error).__name__, str(error), original_item))
+    if any(code is not None for code, _, _ in errors):
+        _restore(saved)
+        raise TransactionCanceledException(errors)
+
+
+def _plain_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def dump_plain_json_results() -> None:
+    shape_serialized = DynamoResult.execute_result
+
+    def execute_result(self: DynamoResult, context: ActionContext) -> Any:
+        if context.operation_model.name not in _PLAIN_JSON_ACTIONS:
+            return shape_serialized(self, context)
+        body = json.dumps(self.result, default=_plain_json, separators=(",", ":"))
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign, assignment]
+
+
+def read_module_list_once() -> None:
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+def apply_all() -> None:
+    serialize_kinesis_shards()
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    serialize_dynamodb_writes()
+    dump_plain_json_results()
+    read_module_list_once()
