@@ -2,8 +2,8 @@
 and served by waitress instead of werkzeug's development server.
 
 - werkzeug's server closes the connection after every response and starts a thread per connection, so every
-  boto3 call paid a TCP handshake and a thread start on both sides (a tenth of the stack's CPU). waitress
-  keeps connections alive and answers from a pool of threads.
+  boto3 call paid a TCP handshake and a thread start on both sides (a tenth of the handlers' process CPU in a
+  py-spy profile). waitress keeps connections alive and answers from a pool of threads.
 - moto tracks every model instance it creates so that its test decorators can reset them. A long-running
   server never resets, and the tracked list grew by gigabytes over a 10,000-event benchmark: instances are
   created untracked here.
@@ -23,6 +23,8 @@ from moto.core.common_models import BaseModel
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from errata_local.moto_patches import apply_all
+
+_THREADS = 8  # the poller, the API, alert queues and a few concurrent ingest calls
 
 
 def _untracked_new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
@@ -51,7 +53,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto's server for the local stack")
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
     apply_all()
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is load, not a fault
     signal.signal(signal.SIGTERM, _stop)
     app = DomainDispatcherApplication(create_backend_app)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="moto", _quiet=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=_THREADS, ident="moto", _quiet=True)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,6 @@ class EventPayloadStore:
 
     def put_many(self, payloads: dict[str, dict[str, Any]]) -> None:
         """Writes every payload, in parallel; raises the first failure once all have been tried."""
-        if len(payloads) <= 1:
-            for key, payload in payloads.items():
-                self.put(key, payload)
-            return
         futures = [_put_pool().submit(self.put, key, payload) for key, payload in payloads.items()]
         errors = [error for future in futures if (error := future.exception()) is not None]
         if errors:
