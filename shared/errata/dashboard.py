@@ -17,6 +17,9 @@ from errata.models.issue import (
     IssueSummary,
     Release,
     RulePreview,
+    TagBreakdown,
+    TagBreakdownList,
+    TagValueCount,
     UserIssue,
     WindowCountView,
 )
@@ -28,6 +31,7 @@ from errata.store.integrations import IntegrationStore
 from errata.store.issues import IssueFilter, IssueSort, IssueStore
 from errata.store.releases import ReleaseStore
 from errata.store.user_issues import IdentityKind, UserIssueStore, user_key
+from errata.tag_values import TAG_KEYS
 from errata.timefmt import iso_utc, utc_now
 
 _WINDOW_SPAN = {"minute": timedelta(hours=1), "hour": timedelta(days=14)}
@@ -145,6 +149,25 @@ class IssueQueries:
         until = now or utc_now()
         counts = self._counters.windows(issue_key(project_id, issue_id), window, until - _WINDOW_SPAN[window], until)
         return [WindowCountView(start=iso_utc(c.start), events=c.events, users=c.users) for c in counts]
+
+    def tag_breakdown(
+        self, project_id: str, issue_id: str, days: int, top: int = 10, now: datetime | None = None
+    ) -> TagBreakdownList:
+        """Each breakdown tag's `top` values over the issue's last `days` days (one Query of its tag days)."""
+        until = now or utc_now()
+        found = self._counters.tag_days(issue_key(project_id, issue_id), until - timedelta(days=days - 1), until)
+        tags = []
+        for key in TAG_KEYS:
+            counted = sorted(
+                ((value, count) for (tag, value), count in found.counts.items() if tag == key),
+                key=lambda pair: (-pair[1], pair[0]),
+            )
+            if not counted:
+                continue
+            shown = [TagValueCount(value=value, count=count) for value, count in counted[:top]]
+            other = max(0, found.events - sum(value.count for value in shown))
+            tags.append(TagBreakdown(key=key, values=shown, other=other))
+        return TagBreakdownList(days=days, events=found.events, tags=tags)
 
     def list_issues(
         self,

@@ -36,7 +36,7 @@ from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
-from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, window_key
+from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, tag_day_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
 from errata.store.issues import Announcement, IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
@@ -45,6 +45,7 @@ from errata.store.releases import ReleaseStore
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
 from errata.symbolication.symbolicator import Symbolicator
+from errata.tag_values import tag_values
 from errata.timefmt import iso_utc, utc_now
 from errata.traffic import CRASHED, ERRORED, ERRORS, MAX_TRAFFIC_COUNT, REQUESTS, SESSIONS
 
@@ -111,6 +112,7 @@ class _Staged:
     received_at: datetime
     # The issue the event joins: the grouping's id, or the issue an earlier config's id names (IssueAliases).
     issue_id: str = ""
+    tag_values: dict[str, str] = field(default_factory=dict)  # errata.tag_values: the issue's breakdown
 
     def __post_init__(self) -> None:
         self.issue_id = self.issue_id or self.grouping.issue_id
@@ -130,6 +132,7 @@ class _Staged:
             moment = window_key(self.received_at, window)
             keys.add(("window", issue_key(*self.issue), window, moment))
             keys.add(("window", project_key(self.project_id), window, moment))
+        keys.add(("tags", issue_key(*self.issue), tag_day_key(self.received_at)))
         keys.update(("user", key, self.issue_id) for key in identity_keys(self.project_id, self.event.user))
         keys.add(("active", self.project_id, window_key(self.received_at, "minute")))
         if self.identity:
@@ -189,6 +192,7 @@ class _Tally:
     events: int = 0
     users: set[str] = field(default_factory=set)
     increments: Counter[str] = field(default_factory=Counter)
+    tag_values: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 @dataclass
@@ -378,6 +382,7 @@ class IssueBatch:
                 event=prepared.event,
                 payload=prepared.payload,
                 received_at=ingested.received_at,
+                tag_values=tag_values(prepared.event, prepared.payload),
             )
         )
         return prepared.grouping.issue_id
@@ -481,6 +486,8 @@ class IssueBatch:
                     tally.increments.update(staged.increments(key))
                 if identity and key[0] == "window" and key[1].startswith("issue#"):
                     tally.users.add(identity)
+                if key[0] == "tags":
+                    tally.tag_values.update(staged.tag_values.items())
         counter_keys = list(tallies)
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         states = self._issues.current_states(list(aggregates))
@@ -530,8 +537,8 @@ class IssueBatch:
                     for index, reason in enumerate(reasons)
                     if reason == "ConditionalCheckFailed" and 0 < index <= len(counter_keys)
                 ]
-                for key in full:  # a window that lists as many users as it may: count its events only
-                    self._counters.mark_full(key[1], tallies[key].moment, "minute" if key[2] == "minute" else "hour")
+                for key in full:  # an item that lists as many users or tag values as it may: count events only
+                    self._counters.mark_full(key[1], key[-1])
                     counter_items[counter_keys.index(key)] = self._counter_item(key, tallies[key])
                 if "ConditionalCheckFailed" in reasons:
                     continue  # another shard updated one of these issues or sketches: re-read, try again
@@ -654,6 +661,8 @@ class IssueBatch:
         if kind == "window":
             window: Window = "minute" if key[2] == "minute" else "hour"
             return self._counters.add_item(key[1], tally.moment, window, tally.events, tally.users or None)
+        if kind == "tags":
+            return self._counters.add_tags_item(key[1], tally.moment, tally.events, dict(tally.tag_values))
         if kind == "user":
             return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
         if kind == "traffic":

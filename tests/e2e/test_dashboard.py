@@ -149,6 +149,13 @@ def test_the_issue_page_renders_the_chain_the_frames_and_the_histogram(page: Pag
     expect(crash.locator("span.hit")).to_contain_text('raise CheckoutError("card declined") from missing')
     expect(page.locator("#histogram canvas")).to_have_count(1)
     expect(page.locator("#tags")).to_contain_text("route")
+    environment = page.locator('#tag-breakdown [data-tag="environment"]')
+    expect(environment.locator(".label")).to_have_text(["prod"])
+    expect(environment.locator(".share")).to_have_text(["100%"])
+    expect(page.locator('#tag-breakdown [data-tag="route"] .label')).to_have_text(["/checkout"])
+    expect(page.locator('#tag-breakdown [data-tag="release"] .label')).to_have_text(["shop@2.0.0"])
+    stray = "() => [...document.getElementById('app').childNodes].filter((n) => n.nodeType === 3).map((n) => n.data)"
+    assert page.evaluate(stray) == []  # the absent deploy and tickets leave no text (it once said "null")
     expect(page.locator("#event")).to_contain_text("POST /api/cart 200")
     expect(page.locator("#event")).to_contain_text("cart_items")
     expect(page.locator("#event-position")).to_contain_text("event 1 of")

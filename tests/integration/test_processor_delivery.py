@@ -61,8 +61,9 @@ def _event_record(
     user: str | None = None,
     event_id: str | None = None,
     received_at: datetime | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    payload: dict[str, Any] = {"message": message, "release": "api@3.1.0"}
+    payload: dict[str, Any] = {"message": message, "release": "api@3.1.0", **fields}
     if user:
         payload["user"] = {"id": user}
     ingested = IngestedEvent(
@@ -268,5 +269,69 @@ def test_an_issue_hour_with_many_users_lists_a_bounded_number_of_them(
         of_kind = [w for w in windows if w["sk"]["S"].startswith(kind)]
         assert sum(int(w["events"]["N"]) for w in of_kind) == 240
     for window in windows:
-        assert len(window["users"]["SS"]) <= errata.store.counters.MAX_USERS_PER_WINDOW
+        if window["sk"]["S"].startswith(("m#", "h#")):
+            assert len(window["users"]["SS"]) <= errata.store.counters.MAX_USERS_PER_WINDOW
         assert len(json.dumps(window)) < 8_000
+
+
+def test_an_issue_counts_its_tag_values_once_however_often_a_batch_is_delivered(project: TestProject) -> None:
+    shard = Shard()
+    runtime = {"runtime": {"name": "CPython", "version": "3.12.1"}}
+    batch = [
+        _event_record(
+            shard,
+            project,
+            "payment declined",
+            environment="production" if n % 4 else "staging",
+            server_name=f"web-{n % 3}",
+            transaction="/checkout",
+            contexts=runtime,
+            tags={"browser": "Chrome 120"} if n < 5 else {},
+        )
+        for n in range(20)
+    ]
+    assert _deliver(batch) == []
+    assert _deliver(batch[5:]) == []  # redelivered: the tag day is in the same transaction as the position
+    issue = project.issues()[0]
+    breakdown = project.api(f"/issues/{issue['id']}/tags").json()
+    assert breakdown["events"] == 20
+    tags = {tag["key"]: ({v["value"]: v["count"] for v in tag["values"]}, tag["other"]) for tag in breakdown["tags"]}
+    assert tags["environment"] == ({"production": 15, "staging": 5}, 0)
+    assert tags["release"] == ({"api@3.1.0": 20}, 0)
+    assert tags["server"] == ({"web-0": 7, "web-1": 7, "web-2": 6}, 0)
+    assert tags["route"] == ({"/checkout": 20}, 0)
+    assert tags["runtime"] == ({"CPython 3.12.1": 20}, 0)
+    assert tags["browser"] == ({"Chrome 120": 5}, 15)  # 15 events had no browser
+    assert project.api(f"/issues/{'0' * 32}/tags").status_code == 404
+
+
+def test_an_issue_day_lists_a_bounded_number_of_tag_values_and_counts_every_event(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """An autoscaled fleet gives every event a new server name: the day lists MAX_TAG_VALUES_PER_DAY values,
+    then counts events as untracked instead of growing the item."""
+    shard = Shard()
+    cap = errata.store.counters.MAX_TAG_VALUES_PER_DAY
+    for start in range(0, 90, 30):
+        batch = [
+            _event_record(shard, project, "disk full", server_name=f"ip-10-0-{start + n}-{'x' * 50}") for n in range(30)
+        ]
+        assert _deliver(batch) == []
+    issue = project.issues()[0]
+    assert issue["count"] == 90
+    dynamodb: Any = stack.client("dynamodb")
+    days = dynamodb.query(
+        TableName=info.settings.counters_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :day)",
+        ExpressionAttributeValues={":pk": {"S": f"issue#{project.project_id}#{issue['id']}"}, ":day": {"S": "t#"}},
+    )["Items"]
+    assert sum(int(day["events"]["N"]) for day in days) == 90
+    for day in days:
+        assert len(day["tag_values"]["SS"]) <= cap
+        assert len(json.dumps(day)) < 12_000
+    breakdown = project.api(f"/issues/{issue['id']}/tags").json()
+    server = next(tag for tag in breakdown["tags"] if tag["key"] == "server")
+    assert len(server["values"]) == 10
+    assert sum(v["count"] for v in server["values"]) + server["other"] == 90
+    release = next(tag for tag in breakdown["tags"] if tag["key"] == "release")
+    assert sum(v["count"] for v in release["values"]) >= 30  # listed while the day had room

@@ -21,6 +21,11 @@ function h(tag, attrs, ...children) {
   return element;
 }
 
+// replaceChildren writes a null child as the text "null": the optional parts of a page are dropped instead.
+function present(...children) {
+  return children.filter((child) => child !== null && child !== undefined && child !== false);
+}
+
 // --- session: the token comes once in ?token= (the `make dev` banner) or from the login form ---------------
 function takeTokenFromAddress() {
   const params = new URLSearchParams(location.search);
@@ -394,6 +399,8 @@ async function issueView(projectId, issueId) {
         ],
   );
   const chart = h("div", { id: "histogram" });
+  const tags = h("div", {}, h("p", { className: "muted" }, "Loading tags…"));
+  api(`/api/projects/${projectId}/issues/${issueId}/tags?days=14`).then((breakdown) => tags.replaceChildren(tagBreakdownView(breakdown))).catch((error) => tags.replaceChildren(h("p", { className: "error" }, `tags: ${error.message}`)));
   const span = h("select", { id: "histogram-span" }, h("option", { value: "24" }, "last 24 hours"), h("option", { value: "336" }, "last 14 days"));
   const events = [issue.event, ...samples.events.filter((e) => !issue.event || e.event_id !== issue.event.event_id)].filter(Boolean);
   let shown = 0;
@@ -407,7 +414,7 @@ async function issueView(projectId, issueId) {
       h("button", { type: "button", disabled: shown >= events.length - 1 ? true : undefined, onclick: () => { shown++; renderEvent(); } }, "Older →"),
     );
   };
-  app.replaceChildren(
+  app.replaceChildren(...present(
     h("p", {}, h("a", { href: `#/projects/${projectId}/issues` }, "← Issues")),
     h("h1", { id: "issue-title" }, issue.title),
     issue.root_cause ? h("p", { id: "root-cause", className: "muted" }, "grouped by its root cause ", h("b", {}, issue.root_cause)) : null,
@@ -426,9 +433,11 @@ async function issueView(projectId, issueId) {
     ticketsView(projectId, issue, integrations.integrations),
     h("div", { className: "toolbar" }, h("b", {}, "Events"), span),
     chart,
+    h("h2", {}, "Tags ", h("span", { className: "muted" }, "last 14 days")),
+    tags,
     stepper,
     eventBox,
-  );
+  ));
   renderEvent();
   const counts = await api(`/api/projects/${projectId}/issues/${issueId}/counts?window=hour`);
   let plot = null;
@@ -439,6 +448,31 @@ async function issueView(projectId, issueId) {
   };
   span.addEventListener("change", draw);
   draw();
+}
+
+const TAG_LABELS = { environment: "environment", release: "release", server: "server", route: "route", runtime: "runtime", browser: "browser" };
+
+function tagBreakdownView(breakdown) {
+  if (!breakdown.tags.length) return h("p", { className: "muted", id: "tag-breakdown" }, "No tags counted in the last 14 days.");
+  const share = (count) => (breakdown.events ? Math.round((100 * count) / breakdown.events) : 0);
+  const row = (label, count, className) => h(
+    "div",
+    { className: `tag-value ${className || ""}`, title: `${count} of ${breakdown.events} events` },
+    h("span", { className: "bar", style: `width:${share(count)}%` }),
+    h("span", { className: "label" }, label),
+    h("span", { className: "share" }, `${share(count)}%`),
+  );
+  return h(
+    "div",
+    { className: "tag-grid", id: "tag-breakdown" },
+    ...breakdown.tags.map((tag) => h(
+      "div",
+      { className: "tag-box", "data-tag": tag.key },
+      h("b", {}, TAG_LABELS[tag.key] || tag.key),
+      ...tag.values.map((value) => row(value.value, value.count)),
+      tag.other ? row("other or none", tag.other, "other") : null,
+    )),
+  );
 }
 
 function deployBadge(deploy) {

@@ -14,7 +14,14 @@ from errata.alerts.announcements import issue_url
 from errata.api.context import IssueId, ProjectId, bus, projects, queries, tickets, wired
 from errata.models.alerts import ISSUE_RESOLVED, AlertDetail
 from errata.models.integrations import TicketList, TicketRequest
-from errata.models.issue import IssueDetail, IssueList, IssueStatusChange, IssueSummary, WindowCountList
+from errata.models.issue import (
+    IssueDetail,
+    IssueList,
+    IssueStatusChange,
+    IssueSummary,
+    TagBreakdownList,
+    WindowCountList,
+)
 from errata.search import STATUS_WORDS, InvalidSearch, parse_search
 from errata.store.alert_bus import API_SOURCE, BusEvent
 from errata.store.dynamo import InvalidCursor
@@ -110,6 +117,17 @@ def issue_counts(
 ) -> WindowCountList:
     """Events and users per minute (last hour) or per hour (last fourteen days, so last week's hour is there)."""
     return WindowCountList(window=window, counts=queries().issue_counts(project_id, issue_id, window))
+
+
+@router.get("/api/projects/<project_id>/issues/<issue_id>/tags")
+def issue_tags(
+    project_id: ProjectId, issue_id: IssueId, days: Annotated[int, Query(ge=1, le=14)] = 14
+) -> TagBreakdownList:
+    """The issue's events by environment, release, server, route, runtime and browser over the last `days`
+    days: each tag's ten most frequent values, and the rest as `other`."""
+    if queries().summary(project_id, issue_id) is None:
+        raise NotFoundError(f"no issue {issue_id} in project {project_id}")
+    return queries().tag_breakdown(project_id, issue_id, days)
 
 
 @router.get("/api/projects/<project_id>/issues/<issue_id>/tickets")

@@ -129,6 +129,26 @@ class WindowCountList(BaseModel):
     counts: list[WindowCountView]
 
 
+class TagValueCount(BaseModel):
+    value: str
+    count: int
+
+
+class TagBreakdown(BaseModel):
+    """One tag's most frequent values over the issue's events; `other` counts the events with another value,
+    none, or one past the day's value cap."""
+
+    key: str
+    values: list[TagValueCount]
+    other: int
+
+
+class TagBreakdownList(BaseModel):
+    days: int
+    events: int
+    tags: list[TagBreakdown]
+
+
 class ProjectView(BaseModel):
     project_id: str
     name: str

@@ -5,18 +5,20 @@
     issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped)
     project#<project>               m#<YYYY-MM-DDTHH:MM>   events (ADD)
     project#<project>               h#<YYYY-MM-DDTHH>      events (ADD)
+    issue#<project>#<issue>         t#<YYYY-MM-DD>         events, untracked (ADD), tag_values (string set,
+                                                           capped), one count per value: t#<key>#<value> (ADD)
     project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
     quota#<project>                 m#<YYYY-MM-DDTHH:MM>   accepted, dropped (ADD): what ingest let in and refused
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
-last week is always there for spike alerts. Windows are written in the processor's batch transaction, one
+last week is always there for spike alerts; an issue's tag day (its tag breakdown) fifteen days. Windows are written in the processor's batch transaction, one
 item per (key, window) per batch, so replays never double count.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -38,6 +40,13 @@ WINDOW_TTL = {"minute": timedelta(days=2), "hour": timedelta(days=15)}
 # Past this many distinct users in a window, the window keeps counting events but stops listing users
 # (about 4 KB of ids): the issue's HyperLogLog sketch is the unbounded answer.
 MAX_USERS_PER_WINDOW = 100
+# An issue's tag day lists at most this many distinct tag values (each at most TAG_VALUE_LENGTH characters,
+# keys from errata.tag_values): at most ~7 KB. Events past it count as `untracked`.
+MAX_TAG_VALUES_PER_DAY = 40
+TAG_VALUE_LENGTH = 64
+_TAGS_PREFIX = "t#"
+_TAG_COUNT_PREFIX = "t#"
+TAG_TTL = timedelta(days=15)
 
 
 # Windows known to be full, per container: a batch that writes one again skips its users instead of failing
@@ -56,6 +65,10 @@ def window_start(moment: datetime, window: Window) -> datetime:
 def window_key(moment: datetime, window: Window) -> str:
     prefix, pattern = _FORMATS[window]
     return prefix + window_start(moment, window).strftime(pattern)
+
+
+def tag_day_key(moment: datetime) -> str:
+    return _TAGS_PREFIX + moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def issue_key(project_id: str, issue_id: str) -> str:
@@ -85,6 +98,16 @@ class UserSketch:
     sketch: bytes | None
     users: int
     revision: int
+
+
+@dataclass(frozen=True)
+class TagDays:
+    """An issue's tag values summed over days: events, those whose values were past the cap, and the
+    count of each (key, value)."""
+
+    events: int
+    untracked: int
+    counts: dict[tuple[str, str], int]
 
 
 @dataclass(frozen=True)
@@ -123,9 +146,57 @@ class CounterStore:
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 
-    def mark_full(self, pk: str, moment: datetime, window: Window) -> None:
-        """The window's user list is full (its condition in add_item failed): later writes count events only."""
-        _FULL_WINDOWS[(pk, window_key(moment, window))] = None
+    def add_tags_item(
+        self, pk: str, moment: datetime, events: int, values: dict[tuple[str, str], int]
+    ) -> dict[str, Any]:
+        """A TransactWriteItems entry adding `events` and their tag values to the day holding `moment`. Like
+        a window's users, the value list is bounded by a condition; a full day counts events as untracked."""
+        sk = tag_day_key(moment)
+        expires_at = int((window_start(moment, "hour").replace(hour=0) + TAG_TTL).timestamp())
+        update: dict[str, Any] = {"TableName": self._table, "Key": to_item({"pk": pk, "sk": sk})}
+        attribute_values: dict[str, Any] = {":events": events, ":expires_at": expires_at}
+        if not values or (pk, sk) in _FULL_WINDOWS:
+            update["UpdateExpression"] = "ADD events :events, untracked :untracked SET expires_at = :expires_at"
+            attribute_values[":untracked"] = events if values else 0
+            update["ExpressionAttributeValues"] = to_item(attribute_values)
+            return {"Update": update}
+        listed = sorted(values)[:MAX_TAG_VALUES_PER_DAY]
+        names = {"#values": "tag_values"}
+        adds = ["events :events", "#values :values"]
+        for index, (key, value) in enumerate(listed):
+            names[f"#t{index}"] = f"{_TAG_COUNT_PREFIX}{key}#{value}"
+            attribute_values[f":t{index}"] = values[(key, value)]
+            adds.append(f"#t{index} :t{index}")
+        attribute_values[":values"] = {f"{key}#{value}" for key, value in listed}
+        attribute_values[":room"] = MAX_TAG_VALUES_PER_DAY - len(listed)
+        update["UpdateExpression"] = "ADD " + ", ".join(adds) + " SET expires_at = :expires_at"
+        update["ConditionExpression"] = "attribute_not_exists(#values) OR size(#values) <= :room"
+        update["ExpressionAttributeNames"] = names
+        update["ExpressionAttributeValues"] = to_item(attribute_values)
+        return {"Update": update}
+
+    def tag_days(self, pk: str, since: datetime, until: datetime) -> TagDays:
+        """The tag days of `pk` from `since` to `until`, summed (one Query)."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues=to_item({":pk": pk, ":from": tag_day_key(since), ":to": tag_day_key(until)}),
+        )
+        events = untracked = 0
+        counts: Counter[tuple[str, str]] = Counter()
+        for item in response.get("Items", []):
+            values = from_item(item)
+            events += int(values.get("events", 0))
+            untracked += int(values.get("untracked", 0))
+            for name, count in values.items():
+                if name.startswith(_TAG_COUNT_PREFIX):
+                    key, _, value = name.removeprefix(_TAG_COUNT_PREFIX).partition("#")
+                    counts[(key, value)] += int(count)
+        return TagDays(events=events, untracked=untracked, counts=dict(counts))
+
+    def mark_full(self, pk: str, sk: str) -> None:
+        """The item's user or tag value list is full (its condition failed): later writes count events only."""
+        _FULL_WINDOWS[(pk, sk)] = None
         while len(_FULL_WINDOWS) > _FULL_WINDOWS_KEPT:
             _FULL_WINDOWS.popitem(last=False)
 
