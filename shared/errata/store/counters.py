@@ -12,8 +12,9 @@
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
-last week is always there for spike alerts; an issue's tag day (its tag breakdown) fifteen days. Windows are written in the processor's batch transaction, one
-item per (key, window) per batch, so replays never double count.
+last week is always there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
+written in the processor's batch transaction, one item per (key, window) per batch, so replays never double
+count.
 """
 
 from __future__ import annotations
