@@ -16,11 +16,13 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from errata.impact import impact_after
 from errata.store.counters import issue_key, window_key
 from errata.store.dynamo import to_item
 from errata.timefmt import iso_utc
@@ -65,6 +67,7 @@ def _load(stack: LocalStack, issues: int, events: int, rng: random.Random) -> li
                 "grouping_config": "errata:2026-11-28",
                 "revision": 1,
                 "payload_key": f"projects/1/issues/{issue_id}/latest.json",
+                "impact": Decimal(str(impact_after(None, max(1, count // 3), count, "error", last))),
             }
         )
     for start in range(0, len(items), 25):
@@ -147,9 +150,10 @@ def main() -> None:
             "next page": [],
             "detail": [],
             "counts": [],
+            "tags": [],
         }
         for n in range(args.requests):
-            sort = ("frequency", "recency", "users")[n % 3]
+            sort = ("frequency", "recency", "users", "impact")[n % 4]
             elapsed, page = _time(session, f"{base}/issues", sort=sort, limit=25, query="")
             figures["list"].append(elapsed)
             figures["next page"].append(
@@ -161,6 +165,7 @@ def main() -> None:
             issue_id = ids[n % 50]
             figures["detail"].append(_time(session, f"{base}/issues/{issue_id}")[0])
             figures["counts"].append(_time(session, f"{base}/issues/{issue_id}/counts", window="hour")[0])
+            figures["tags"].append(_time(session, f"{base}/issues/{issue_id}/tags")[0])
         for name, values in figures.items():
             p50, p95 = 1000 * _percentile(values, 0.5), 1000 * _percentile(values, 0.95)
             mean = 1000 * statistics.mean(values)

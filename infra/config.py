@@ -49,6 +49,10 @@ class StageConfig(BaseModel):
     throttle_rate: int = 500
     throttle_burst: int = 1000
     iterator_age_alarm_seconds: int = 60
+    # How people sign in to the dashboard: "cognito", a user pool per stage (hosted UI, MFA, groups grant
+    # scopes: errata.store.projects.grant_of_groups) beside API tokens; "token", API tokens only (made by
+    # `errata token create`, optionally kept in SSM for the team): for small teams.
+    dashboard_login: Literal["cognito", "token"] = "token"
 
     @model_validator(mode="after")
     def _provisioned_shards_only_when_provisioned(self) -> StageConfig:
@@ -75,9 +79,10 @@ class StageConfig(BaseModel):
 
 STAGES: dict[str, StageConfig] = {
     "dev": StageConfig(stage="dev", log_level="DEBUG", log_retention_days=7, payload_retention_days=14),
-    "staging": StageConfig(stage="staging", payload_retention_days=30),
+    "staging": StageConfig(stage="staging", payload_retention_days=30, dashboard_login="cognito"),
     "prod": StageConfig(
         stage="prod",
+        dashboard_login="cognito",
         log_retention_days=90,
         payload_retention_days=90,
         stream=StreamConfig(mode="provisioned", shards=2, retention_hours=48),

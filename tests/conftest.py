@@ -17,6 +17,7 @@ import requests
 
 from errata.store.projects import Project, ProjectStore
 from errata_local.stack import AlertingOptions, LocalStack, StackInfo
+from tests.cognito_pool import pool  # noqa: F401 (a fixture: a Cognito user pool the API trusts)
 from tests.integration.vendors import FakeJira, FakeLinear, FakePagerDuty, FakeSlack
 
 T = TypeVar("T")

@@ -11,15 +11,16 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from errata.api import alert_rules, hooks, integrations, issues, projects, releases, users
+from errata.api import alert_rules, hooks, integrations, issues, login, projects, releases, users
 from errata.api.access import authorize
 from errata.api.errors import register_error_handlers
+from errata.api.login import cognito_login
 
 logger = Logger(service="api")
 app = APIGatewayHttpResolver(enable_validation=True)
 app.use(middlewares=[authorize])
 register_error_handlers(app)
-for resource in (projects, issues, alert_rules, releases, users, integrations, hooks):
+for resource in (projects, issues, alert_rules, releases, users, integrations, hooks, login):
     app.include_router(resource.router)
 
 
@@ -37,19 +38,25 @@ _STATIC = {
     "uPlot.iife.min.js": "text/javascript; charset=utf-8",
     "uPlot.min.css": "text/css; charset=utf-8",
 }
-# The page loads only its own scripts and styles and talks only to this API.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+
+
+def _page_headers() -> dict[str, str]:
+    """The page loads only its own scripts and styles and talks only to this API (and, on a stage with a
+    user pool, to its token endpoint)."""
+    login = cognito_login()
+    connect = f"connect-src 'self' {login.domain_url}; " if login else ""
+    return {
+        "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"{connect}frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
 
 
 @app.get("/", include_in_schema=False)
 def dashboard_page() -> Response[str]:
     page = Path(__file__).with_name("dashboard.html").read_text()
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=_PAGE_HEADERS)
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=_page_headers())
 
 
 @app.get("/static/<name>", include_in_schema=False)

@@ -11,6 +11,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -23,6 +24,9 @@ from constructs import Construct
 
 from errata.alerts.routes import EVALUATOR_SCHEDULE, NOTIFICATION_BACKOFF_SECONDS, ROUTES
 from errata.settings import (
+    COGNITO_CLIENT_ID_ENV,
+    COGNITO_DOMAIN_URL_ENV,
+    COGNITO_ISSUER_ENV,
     DASHBOARD_URL_ENV,
     DEAD_LETTER_AFTER_ENV,
     DEAD_LETTER_QUEUE_ENV,
@@ -229,6 +233,8 @@ class ServicesStack(Stack):
         self.http_api = self._http_api(config)
         for function in (self.process, self.api):
             function.add_environment(DASHBOARD_URL_ENV, f"{self.http_api.api_endpoint}/")
+        if storage.user_pool is not None and storage.user_pool_domain is not None:
+            self._dashboard_sign_in(storage.user_pool, storage.user_pool_domain)
         self._alerting(config, storage, layer)
         self._alarms(config, storage)
         self._suppress_scoped_wildcards()
@@ -240,6 +246,33 @@ class ServicesStack(Stack):
             description="DSN host: <scheme>://<key>@<host>/<project>",
         )
         CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
+
+    def _dashboard_sign_in(self, pool: cognito.UserPool, domain: cognito.UserPoolDomain) -> None:
+        """The page's app client of the stage's user pool: a public client (no secret: it runs in the
+        browser) with the authorization code grant and PKCE, sending people back to the dashboard only."""
+        dashboard_url = f"{self.http_api.api_endpoint}/"
+        client = cognito.UserPoolClient(
+            self,
+            "DashboardClient",
+            user_pool=pool,
+            user_pool_client_name="dashboard",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=[dashboard_url],
+                logout_urls=[dashboard_url],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(1),
+        )
+        self.api.add_environment(COGNITO_ISSUER_ENV, pool.user_pool_provider_url)
+        self.api.add_environment(COGNITO_CLIENT_ID_ENV, client.user_pool_client_id)
+        self.api.add_environment(COGNITO_DOMAIN_URL_ENV, domain.base_url())
 
     def _alerting(self, config: StageConfig, storage: StorageStack, layer: lambda_.ILayerVersion) -> None:
         """The alert function (rules, the minute evaluator) and the notifier, wired by the routes of
@@ -510,7 +543,7 @@ class ServicesStack(Stack):
                     {
                         "id": "AwsSolutions-IAM5",
                         "reason": "Scoped wildcards only: objects under the payload bucket's projects/ "
-                        "prefix, the issues table's own indexes (Query by frequency, recency, users, the "
+                        "prefix, the issues table's own indexes (Query by frequency, recency, users, impact, the "
                         "outbox), this stage's SNS topics (raw SNS alert actions) and this stage's SSM "
                         "parameters (Slack and PagerDuty secrets, and the integrations' secrets under "
                         "integrations/); kms:GenerateDataKey* is CDK's grant to "

@@ -4,6 +4,7 @@ from the functions so a redeploy of code never risks data, and RETAINed outside 
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -99,6 +100,11 @@ class StorageStack(Stack):
             removal_policy=config.removal_policy,
         )
 
+        self.user_pool: cognito.UserPool | None = None
+        self.user_pool_domain: cognito.UserPoolDomain | None = None
+        if config.dashboard_login == "cognito":
+            self.user_pool, self.user_pool_domain = self._dashboard_users(config)
+
         self.event_bus = events.EventBus(self, "EventBus", event_bus_name=physical_name(prefix, naming.EVENT_BUS))
         # A customer-managed key: the AWS-managed alias/aws/sns key cannot be used by EventBridge (rule
         # targets) or CloudWatch (alarm actions), so topics under it would never receive an alert.
@@ -153,6 +159,39 @@ class StorageStack(Stack):
         )
         for topic in (self.page_topic, self.notify_topic):
             topic.add_subscription(subscriptions.SqsSubscription(self.notifications_queue, raw_message_delivery=True))
+
+    def _dashboard_users(self, config: StageConfig) -> tuple[cognito.UserPool, cognito.UserPoolDomain]:
+        """The people who sign in to the dashboard (no self sign-up: an admin invites them), with MFA, and
+        the groups that grant scopes. Kept with the data: a redeploy of the services never loses a user."""
+        pool = cognito.UserPool(
+            self,
+            "DashboardUsers",
+            user_pool_name=f"{config.prefix}-dashboard",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            removal_policy=config.removal_policy,
+        )
+        domain = pool.add_domain(
+            "HostedUi",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{config.prefix}-{self.account}"),
+        )
+        for scope in ("project:read", "project:write", "project:admin"):
+            cognito.CfnUserPoolGroup(
+                self,
+                f"Group{scope.split(':')[1].title()}",
+                user_pool_id=pool.user_pool_id,
+                group_name=f"errata:{scope}",
+                description=f"{scope} on every project (one project: a group named errata:<project id>:{scope})",
+            )
+        return pool, domain
 
     def _topic(self, construct_id: str, name: str) -> sns.Topic:
         return sns.Topic(self, construct_id, topic_name=name, master_key=self.alerts_key, enforce_ssl=True)

@@ -52,3 +52,22 @@ def create_api_token(
     token = new_api_token()
     store.add_api_token(token, name=name, project_id=project_id, scope=scope)
     return token
+
+
+def dashboard_token_parameter(stage: str, name: str) -> str:
+    """Where `errata token create --ssm` keeps a team's token: under the stage's parameters."""
+    return f"/errata/{stage}/dashboard-tokens/{name}"
+
+
+def keep_token_in_ssm(stage: str, name: str, token: str, ssm: Any | None = None) -> str:
+    """The token as a SecureString, for a small team to share through SSM instead of passing it around; it
+    replaces a token kept under the same name (that token stays valid until revoked)."""
+    parameter = dashboard_token_parameter(stage, name)
+    (ssm or boto3.client("ssm")).put_parameter(
+        Name=parameter,
+        Value=token,
+        Type="SecureString",
+        Overwrite=True,
+        Description=f"Errata dashboard API token {name!r} ({stage})",
+    )
+    return parameter

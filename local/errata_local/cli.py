@@ -117,8 +117,17 @@ def _token_create(args: argparse.Namespace) -> int:
     from errata_local import admin
 
     token = admin.create_api_token(admin.projects_store(args.stage), args.name, args.project_id, args.scope)
+    scope = f"For: {'project ' + args.project_id if args.project_id else 'every project'}, {args.scope}"
+    if args.ssm:
+        parameter = admin.keep_token_in_ssm(args.stage, args.name, token)
+        print(f"API token kept in SSM: {parameter}")
+        print(scope)
+        print(
+            f"Read it: aws ssm get-parameter --with-decryption --name {parameter} --query Parameter.Value --output text"
+        )
+        return 0
     print(f"API token: {token}")
-    print(f"For: {'project ' + args.project_id if args.project_id else 'every project'}, {args.scope}")
+    print(scope)
     print("It is stored hashed and cannot be shown again.")
     return 0
 
@@ -183,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["project:read", "project:write", "project:admin"],
         default="project:admin",
         help="read: see issues; write: change status, deploys, alert rules, uploads; admin: project settings",
+    )
+    token_create.add_argument(
+        "--ssm",
+        action="store_true",
+        help="keep the token in SSM Parameter Store (SecureString /errata/<stage>/dashboard-tokens/<name>) for "
+        "the team to read, instead of printing it",
     )
     token_create.set_defaults(run=_token_create)
 

@@ -15,6 +15,10 @@ Each patch fixes a cause the local stack measured, keeps moto's answers byte-for
 - Responses of DynamoDB's data-plane actions (items, keys, counts) went through moto's shape-driven
   serializer, a third of the server's CPU under load; their result is plain JSON already and is dumped.
 - Finding the backend of each request listed moto's package directory on disk; the list is read once.
+- A Query on an index sorts every item of the table by its keys, then every item under the partition key
+  by the index's keys, comparing `DynamoType`s whose value is cast again (a number parsed into a `Decimal`)
+  at each comparison: 10,000 issues of one project made the dashboard's list Query take ~190 ms. Each
+  item's key values are cast once (decorate, then sort): the same order by the same comparisons.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from typing import Any
 
 from moto import backends
@@ -40,7 +45,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 from moto.kinesis.models import Shard
@@ -210,7 +215,41 @@ def read_module_list_once() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
+def _sort_value(value: DynamoType) -> Any:
+    """`value.cast_value`, without its chain of type tests for the key types (S, N, B)."""
+    if value.type == "N":
+        return Decimal(value.value)
+    if value.type in ("S", "B"):
+        return value.value
+    return value.cast_value
+
+
+def sorted_items(
+    self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Any]
+) -> list[Any]:
+    """Table.sorted_items, with each item's key values cast once instead of at every comparison."""
+    attributes = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+    items.sort(key=lambda item: tuple(_sort_value(item.attrs[name]) for name in attributes))
+    return items
+
+
+def all_items(self: Table) -> list[Item]:
+    """Table.all_items, each item's keys cast once for the sort."""
+    items: list[Item] = []
+    for hash_set in self.items.values():
+        if self.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)  # type: ignore[arg-type]
+    return sorted(
+        items,
+        key=lambda x: (_sort_value(x.hash_key), _sort_value(x.range_key)) if x.range_key else _sort_value(x.hash_key),
+    )
+
+
 def apply_all() -> None:
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
     serialize_kinesis_shards()
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     serialize_dynamodb_writes()

@@ -192,7 +192,7 @@ class IssueQueries:
             entries = self._user_issues.issues_of(user_key(project_id, kind, value), 100)
             found = self._issues.get_many(project_id, [entry["issue_id"] for entry in entries])
             items = [item for item in found.values() if filters.matches(item)]
-            key = {"frequency": "event_count", "recency": "last_seen", "users": "user_count"}[sort]
+            key = {"frequency": "event_count", "recency": "last_seen", "users": "user_count", "impact": "impact"}[sort]
             items.sort(key=lambda item: item.get(key, 0), reverse=True)
             return [IssueSummary.from_item(item) for item in items[:limit]], None
         items, next_cursor = self._issues.list_issues(project_id, sort, limit, cursor, filters)

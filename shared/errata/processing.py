@@ -28,6 +28,7 @@ from errata.alerts.announcements import issue_url, publish_announcements
 from errata.errors import UnprocessableRecord
 from errata.event_preparation import prepare_event
 from errata.grouping.fingerprint import Grouping
+from errata.impact import impact_after
 from errata.issue_status import needs_release_order, status_after
 from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, BlastRadius, Counts
 from errata.models.event import SentryEvent
@@ -511,8 +512,18 @@ class IssueBatch:
                 announcement = self._announcement(aggregate, state, change, user_count)
                 if announcement is not None:
                     announcements.append(announcement)
+                new_users = user_count - state.user_count if state and sketch else user_count
+                impact = impact_after(
+                    state.impact if state else None,
+                    new_users,
+                    aggregate.count,
+                    aggregate.last.event.level,
+                    aggregate.last.received_at,
+                )
                 items.append(
-                    self._issues.update_item(aggregate.delta(), state, sketch, user_count, change, announcement)
+                    self._issues.update_item(
+                        aggregate.delta(), state, sketch, user_count, change, announcement, impact=impact
+                    )
                 )
             try:
                 self._dynamodb.transact_write_items(

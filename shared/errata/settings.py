@@ -31,6 +31,11 @@ OUTBOX_ENV = "ERRATA_OUTBOX_DIR"  # local only: where undelivered notifications 
 NOTIFICATION_BACKOFF_ENV = "ERRATA_NOTIFICATION_BACKOFF_SECONDS"
 LINEAR_API_URL_ENV = "ERRATA_LINEAR_API_URL"  # tests and the local stack point it at a local server
 DEAD_LETTER_AFTER_ENV = "ERRATA_DEAD_LETTER_AFTER_SECONDS"
+# Dashboard sign-in through a Cognito user pool (errata.cognito); unset, API tokens only.
+COGNITO_ISSUER_ENV = "ERRATA_COGNITO_ISSUER"
+COGNITO_CLIENT_ID_ENV = "ERRATA_COGNITO_CLIENT_ID"
+COGNITO_DOMAIN_URL_ENV = "ERRATA_COGNITO_DOMAIN_URL"
+COGNITO_JWKS_URL_ENV = "ERRATA_COGNITO_JWKS_URL"  # tests: the embedded AWS serves the pool's keys
 # A record failing this long is dead-lettered with its data by the processor; CDK sets half the mapping's
 # maximum record age, so the mapping never gives up on a record with only its sequence number.
 DEAD_LETTER_AFTER_SECONDS = 3 * 3600
@@ -59,6 +64,10 @@ class Settings(BaseModel):
     outbox_dir: str = ""
     notification_backoff_seconds: int = NOTIFICATION_BACKOFF_SECONDS
     dead_letter_after_seconds: int = DEAD_LETTER_AFTER_SECONDS
+    cognito_issuer: str = ""
+    cognito_client_id: str = ""
+    cognito_domain_url: str = ""
+    cognito_jwks_url: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,6 +95,10 @@ class Settings(BaseModel):
             outbox_dir=env.get(OUTBOX_ENV, ""),
             notification_backoff_seconds=int(env.get(NOTIFICATION_BACKOFF_ENV, str(NOTIFICATION_BACKOFF_SECONDS))),
             dead_letter_after_seconds=int(env.get(DEAD_LETTER_AFTER_ENV, str(DEAD_LETTER_AFTER_SECONDS))),
+            cognito_issuer=env.get(COGNITO_ISSUER_ENV, ""),
+            cognito_client_id=env.get(COGNITO_CLIENT_ID_ENV, ""),
+            cognito_domain_url=env.get(COGNITO_DOMAIN_URL_ENV, ""),
+            cognito_jwks_url=env.get(COGNITO_JWKS_URL_ENV, ""),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -113,4 +126,8 @@ class Settings(BaseModel):
             OUTBOX_ENV: self.outbox_dir,
             NOTIFICATION_BACKOFF_ENV: str(self.notification_backoff_seconds),
             DEAD_LETTER_AFTER_ENV: str(self.dead_letter_after_seconds),
+            COGNITO_ISSUER_ENV: self.cognito_issuer,
+            COGNITO_CLIENT_ID_ENV: self.cognito_client_id,
+            COGNITO_DOMAIN_URL_ENV: self.cognito_domain_url,
+            COGNITO_JWKS_URL_ENV: self.cognito_jwks_url,
         }

@@ -3,18 +3,23 @@ by the real sentry-sdk: a newcomer's triage, from the list to the stack trace to
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import inspect
+import json
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import sentry_sdk
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
+from tests.cognito_pool import DOMAIN_URL, Pool
 from tests.integration.conftest import TestProject, wait_for
 from tests.integration.vendors import FakeJira
 
@@ -294,3 +299,45 @@ def test_a_code_mapping_set_in_settings_links_frames_and_a_jira_ticket_is_filed_
     page.goto(f"{triage.base_url}/#/projects/{triage.project_id}/releases")
     expect(page.locator("#releases .deploys")).to_contain_text(f"prod @ {sha[:8]}")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_signing_in_through_the_user_pools_hosted_ui_with_pkce(page: Page, project: TestProject, pool: Pool) -> None:
+    """The hosted UI itself is not in the embedded AWS: the browser's request to it is caught and checked
+    against Cognito's authorize endpoint's documented parameters, and the code comes back as the hosted UI
+    sends it. The token endpoint's answer carries a real access token of the embedded pool, which the API
+    verifies as it would on AWS."""
+    authorize: list[str] = []
+    page.route(f"{DOMAIN_URL}/oauth2/authorize**", lambda route: (authorize.append(route.request.url), route.abort()))
+    page.goto(f"{project.base_url}/#/projects/{project.project_id}/issues")
+    page.locator("#sign-in").click()
+    wait_for(lambda: authorize or None, timeout=10)
+    sent = parse_qs(urlparse(authorize[0]).query)
+    assert sent["response_type"] == ["code"] and sent["client_id"] == [pool.client_id]
+    assert sent["redirect_uri"] == [f"{project.base_url}/"] and sent["scope"] == ["openid email"]
+    assert sent["code_challenge_method"] == ["S256"] and len(sent["code_challenge"][0]) == 43
+
+    access_token = pool.person(f"errata:{project.project_id}:project:read")
+    exchanged: list[dict[str, list[str]]] = []
+
+    def token_endpoint(route: Route) -> None:
+        exchanged.append(parse_qs(route.request.post_data or ""))
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            headers={"Access-Control-Allow-Origin": project.base_url},
+            body=json.dumps({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}),
+        )
+
+    page.route(f"{DOMAIN_URL}/oauth2/token", token_endpoint)
+    page.goto(f"{project.base_url}/?code=the-code&state={sent['state'][0]}")
+    expect(page.locator("#issues")).to_be_visible()
+    assert "code=" not in page.url and "state=" not in page.url
+    (form,) = exchanged
+    verifier = form["code_verifier"][0]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    assert challenge == sent["code_challenge"][0]  # the verifier matches what was committed to
+    assert form["grant_type"] == ["authorization_code"] and form["code"] == ["the-code"]
+    assert form["client_id"] == [pool.client_id] and form["redirect_uri"] == [f"{project.base_url}/"]
+    page.goto(f"{project.base_url}/?code=replayed&state=forged")  # a code this tab did not ask for
+    expect(page.locator("#login-error")).to_contain_text("did not come back from the page that started it")
+    assert [e for e in page.errors if "ERR_FAILED" not in e] == []  # type: ignore[attr-defined]

@@ -259,3 +259,29 @@ def test_operator_alarms_notify_the_operations_topic(stage: SynthesizedStage) ->
 def test_outputs_give_the_ingest_and_dashboard_urls(stage: SynthesizedStage) -> None:
     outputs = stage.services.find_outputs("*")
     assert {"IngestUrl", "DashboardUrl"} <= set(outputs)
+
+
+def test_prod_signs_people_in_through_a_user_pool_and_dev_through_tokens(stages: dict[str, SynthesizedStage]) -> None:
+    prod, dev = stages["prod"], stages["dev"]
+    assert dev.storage.find_resources("AWS::Cognito::UserPool") == {}
+    assert dev.services.find_resources("AWS::Cognito::UserPoolClient") == {}
+    pool = _one(prod.storage.find_resources("AWS::Cognito::UserPool"))
+    assert pool["DeletionPolicy"] == "Retain"
+    properties = pool["Properties"]
+    assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # invited, never self-signed
+    assert properties["MfaConfiguration"] == "ON"
+    assert properties["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
+    groups = {g["Properties"]["GroupName"] for g in prod.storage.find_resources("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {"errata:project:read", "errata:project:write", "errata:project:admin"}
+    _one(prod.storage.find_resources("AWS::Cognito::UserPoolDomain"))
+    client = _one(prod.services.find_resources("AWS::Cognito::UserPoolClient"))["Properties"]
+    assert client["GenerateSecret"] is False  # it runs in the browser
+    assert client["AllowedOAuthFlows"] == ["code"] and client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert "implicit" not in json.dumps(client)
+    assert len(client["CallbackURLs"]) == 1 and "HttpApi" in json.dumps(client["CallbackURLs"])
+    functions = prod.services.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": f"{prod.config.prefix}-api"}}
+    )
+    variables = _one(functions)["Properties"]["Environment"]["Variables"]
+    assert {"ERRATA_COGNITO_ISSUER", "ERRATA_COGNITO_CLIENT_ID", "ERRATA_COGNITO_DOMAIN_URL"} <= set(variables)
+    assert "ERRATA_COGNITO_JWKS_URL" not in variables  # on AWS: the issuer's own keys

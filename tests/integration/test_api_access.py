@@ -68,10 +68,11 @@ _BODIES = {
 def _routes(base_url: str) -> list[tuple[str, str]]:
     paths = requests.get(f"{base_url}/api/openapi.json", timeout=10).json()["paths"]
     routes = [(method.upper(), path) for path, methods in paths.items() for method in methods]
-    # The webhooks are the one route outside a project's tree: they verify signatures, not tokens
-    # (tests/integration/test_source_control.py).
+    # Outside a project's tree: the webhooks, which verify signatures, not tokens
+    # (tests/integration/test_source_control.py), and how the page signs in (tests/integration/test_cognito_login.py).
     assert {route for route in routes if not route[1].startswith("/api/projects/")} == {
-        ("POST", "/api/hooks/{provider}/{project_id}")
+        ("POST", "/api/hooks/{provider}/{project_id}"),
+        ("GET", "/api/login"),
     }
     project_routes = [route for route in routes if route[1].startswith("/api/projects/{project_id}")]
     assert len(project_routes) >= 30

@@ -62,3 +62,16 @@ def test_token_create_prints_a_token_the_api_accepts(staged_aws: EmbeddedAws) ->
     store = projects_store("qa", staged_aws.client("dynamodb"))
     assert store.is_valid_api_token(token)
     assert not store.is_valid_api_token(token + "x")
+
+
+def test_token_create_can_keep_the_token_in_ssm_for_the_team(staged_aws: EmbeddedAws) -> None:
+    lines = _errata(
+        staged_aws, "token", "create", "--stage", "qa", "--name", "oncall", "--scope", "project:write", "--ssm"
+    )
+    assert lines[0] == "API token kept in SSM: /errata/qa/dashboard-tokens/oncall"
+    assert "errata_" not in "\n".join(lines)  # the token itself is not printed
+    parameter = staged_aws.client("ssm").get_parameter(Name="/errata/qa/dashboard-tokens/oncall", WithDecryption=True)
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    token = parameter["Parameter"]["Value"]
+    grant = projects_store("qa", staged_aws.client("dynamodb")).api_token(token)
+    assert grant is not None and grant.scope == "project:write" and grant.name == "oncall"

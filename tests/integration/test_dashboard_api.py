@@ -41,7 +41,7 @@ def test_the_openapi_document_describes_the_issue_routes(project: TestProject) -
     assert "/api/projects/{project_id}/issues" in document["paths"]
     assert "/api/projects/{project_id}/issues/{issue_id}" in document["paths"]
     parameters = {p["name"]: p for p in document["paths"]["/api/projects/{project_id}/issues"]["get"]["parameters"]}
-    assert parameters["sort"]["schema"]["enum"] == ["frequency", "recency", "users"]
+    assert parameters["sort"]["schema"]["enum"] == ["frequency", "recency", "users", "impact"]
 
 
 @pytest.mark.parametrize("params", [{"sort": "alphabetical"}, {"limit": 0}, {"limit": 1000}, {"limit": "many"}])

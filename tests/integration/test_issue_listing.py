@@ -91,3 +91,29 @@ def test_filtered_pages_skip_nothing_and_repeat_nothing(project: TestProject) ->
         if cursor is None:
             break
     assert counts == expected and len(ids) == len(expected)
+
+
+def test_sorting_by_impact_puts_the_issue_hitting_most_people_lately_first(project: TestProject) -> None:
+    """Frequency would rank the noisy single-user job first; impact ranks the checkout error that reaches
+    thirty customers, and a fatal crash of ten above a warning of ten."""
+    shard = Shard()
+    noisy = [_event_record(shard, project, "retry loop", user="cron") for _ in range(60)]
+    checkout = [_event_record(shard, project, "checkout failed", user=f"customer-{n}") for n in range(30)]
+    crash = [_event_record(shard, project, "worker crashed", user=f"worker-{n}") for n in range(10)]
+    warning = [_event_record(shard, project, "slow query", user=f"reader-{n}") for n in range(10)]
+    for record in crash:
+        _rewrite(record, level="fatal")
+    for record in warning:
+        _rewrite(record, level="warning")
+    assert _deliver(noisy + checkout + crash + warning) == []
+    by_frequency = [issue["title"] for issue in project.issues(sort="frequency")]
+    assert by_frequency[0] == "retry loop"
+    by_impact = [issue["title"] for issue in project.issues(sort="impact")]
+    assert by_impact == ["checkout failed", "worker crashed", "retry loop", "slow query"]
+    page = project.api("/issues", sort="impact", limit=2).json()
+    rest = project.api("/issues", sort="impact", limit=2, cursor=page["next_cursor"]).json()
+    assert [issue["title"] for issue in page["issues"] + rest["issues"]] == by_impact
+    filtered = project.api("/issues", sort="impact", limit=1, query="is:unresolved level:error").json()
+    assert [issue["title"] for issue in filtered["issues"]] == ["checkout failed"]  # read past: cursor from a key
+    after = project.api("/issues", sort="impact", limit=1, query="level:error", cursor=filtered["next_cursor"])
+    assert [issue["title"] for issue in after.json()["issues"]] == ["retry loop"]

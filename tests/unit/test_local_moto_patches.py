@@ -22,6 +22,7 @@ import requests
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
 from moto.kinesis.models import Shard
 
@@ -272,3 +273,66 @@ def test_the_served_moto_keeps_connections_and_s3_keys_as_sent() -> None:
         connection.close()
     finally:
         aws.stop()
+
+
+def _index_pages(client: Any) -> list[Any]:
+    """Every page of an index Query, both directions, over number and string keys with ties and signs."""
+    client.create_table(
+        TableName="issues",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": "i", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "p", "AttributeType": "S"},
+            {"AttributeName": "i", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+            {"AttributeName": "s", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"}, {"AttributeName": key, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, key in (("by_n", "n"), ("by_s", "s"))
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    numbers = ["-3.5", "0", "2", "10", "10", "10.0", "2e3", "333.333333", "-0.001", "99999999999999"]
+    for n in range(60):
+        item = {"p": {"S": "a" if n % 5 else "b"}, "i": {"S": f"{n * 7919 % 61:03d}"}}
+        item["n"] = {"N": numbers[n % len(numbers)]}
+        if n % 7:
+            item["s"] = {"S": f"v{n % 4}"}  # an item without it stays out of by_s
+        client.put_item(TableName="issues", Item=item)
+    pages = []
+    for index in ("by_n", "by_s"):
+        for forward in (True, False):
+            start: dict[str, Any] | None = None
+            while True:
+                request: dict[str, Any] = {
+                    "TableName": "issues",
+                    "IndexName": index,
+                    "KeyConditionExpression": "p = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "a"}},
+                    "ScanIndexForward": forward,
+                    "Limit": 7,
+                }
+                if start:
+                    request["ExclusiveStartKey"] = start
+                response = client.query(**request)
+                pages.append([(item["i"]["S"], item.get("n"), item.get("s")) for item in response["Items"]])
+                start = response.get("LastEvaluatedKey")
+                if not start:
+                    break
+    scanned = client.scan(TableName="issues", Limit=25)  # a Scan reads the table in all_items' order
+    pages.append([item["i"]["S"] for item in scanned["Items"]] + [scanned["LastEvaluatedKey"]])
+    return pages
+
+
+def test_index_queries_sort_as_released_moto_does() -> None:
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(Table, "sorted_items", moto_patches.sorted_items)
+        monkeypatch.setattr(Table, "all_items", moto_patches.all_items)
+
+    released, patched = _both_ways(_index_pages, patch)
+    assert patched == released
+    assert sum(len(page) for page in released[:-1]) == 48 * 2 + 41 * 2  # every item of "a", each way, once

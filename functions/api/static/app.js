@@ -126,7 +126,67 @@ function project() {
   return sessionStorage.getItem(PROJECT_KEY) || "1";
 }
 
-function loginView(message) {
+// --- sign-in through the stage's Cognito hosted UI: authorization code with PKCE (RFC 7636), public client --
+const PKCE_KEY = "errata.pkce";
+let loginMethod = null;
+
+async function loginConfig() {
+  if (!loginMethod) loginMethod = fetch("/api/login").then((r) => r.json()).catch(() => ({ method: "token" }));
+  return loginMethod;
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function redirectUri() {
+  return location.origin + location.pathname;
+}
+
+async function signInWithCognito(config) {
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  const state = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier, state, hash: location.hash }));
+  const query = new URLSearchParams({
+    response_type: "code", client_id: config.client_id, redirect_uri: redirectUri(), scope: "openid email",
+    state, code_challenge: challenge, code_challenge_method: "S256",
+  });
+  location.assign(`${config.authorize_url}?${query}`);
+}
+
+// Back from the hosted UI with ?code=&state=: the code becomes an access token, and leaves the address bar.
+async function takeCodeFromAddress() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get("code");
+  if (!code) return null;
+  const pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
+  sessionStorage.removeItem(PKCE_KEY);
+  params.delete("code");
+  const state = params.get("state");
+  params.delete("state");
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + ((pending && pending.hash) || location.hash));
+  if (!pending || pending.state !== state) return "The sign-in did not come back from the page that started it. Sign in again.";
+  const config = await loginConfig();
+  if (config.method !== "cognito") return "This stage has no sign-in; paste an API token.";
+  const response = await fetch(config.token_url, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", client_id: config.client_id, code, redirect_uri: redirectUri(), code_verifier: pending.verifier }),
+  }).catch(() => null);
+  const tokens = response && response.ok ? await response.json() : null;
+  if (!tokens || !tokens.access_token) return "The sign-in was not accepted. Sign in again.";
+  sessionStorage.setItem(TOKEN_KEY, tokens.access_token);
+  return null;
+}
+
+async function loginView(message) {
+  const config = await loginConfig();
+  loginForm(message, config);
+}
+
+function loginForm(message, config) {
   document.getElementById("nav").hidden = true;
   const token = h("input", { id: "login-token", type: "password", autocomplete: "off", placeholder: "API token" });
   const projectField = h("input", { id: "login-project", value: project() });
@@ -144,7 +204,10 @@ function loginView(message) {
     },
     h("h1", {}, "Log in to Errata"),
     message ? h("p", { className: "error", id: "login-error" }, message) : null,
-    h("label", {}, "API token (printed by ", h("code", {}, "make dev"), ")", token),
+    config.method === "cognito"
+      ? h("p", {}, h("button", { type: "button", className: "primary", id: "sign-in", onclick: () => signInWithCognito(config) }, "Sign in with your organization"), h("span", { className: "muted" }, " or paste an API token:"))
+      : null,
+    h("label", {}, "API token (printed by ", h("code", {}, "make dev"), " or ", h("code", {}, "errata token create"), ")", token),
     h("label", {}, "Project", projectField),
     h("button", { className: "primary", type: "submit" }, "Log in"),
   );
@@ -175,7 +238,7 @@ async function issuesView(projectId, params) {
   const sort = h(
     "select",
     { id: "sort" },
-    ["frequency", "recency", "users"].map((s) => h("option", { value: s, selected: s === state.sort }, "by " + s)),
+    ["frequency", "recency", "users", "impact"].map((s) => h("option", { value: s, selected: s === state.sort }, "by " + s)),
   );
   const go = (changes) => {
     const next = new URLSearchParams({ sort: sort.value, query: search.value, ...changes });
@@ -614,7 +677,7 @@ async function route() {
   } catch (error) {
     if (error instanceof Unauthorized) {
       sessionStorage.removeItem(TOKEN_KEY);
-      return loginView("That token was not accepted. Paste the API token printed by make dev.");
+      return loginView("That token was not accepted (or the sign-in expired). Sign in again, or paste the API token printed by make dev.");
     }
     app.replaceChildren(h("p", { className: "error", id: "page-error" }, "Could not load this page: " + error.message));
   }
@@ -626,4 +689,4 @@ document.getElementById("logout").addEventListener("click", () => {
 });
 window.addEventListener("hashchange", route);
 takeTokenFromAddress();
-route();
+takeCodeFromAddress().then((problem) => (problem ? loginView(problem) : route()), () => loginView("The sign-in failed. Sign in again."));

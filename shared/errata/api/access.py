@@ -11,10 +11,11 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from errata.api.context import problem_response, projects
-from errata.store.projects import Scope
+from errata.api.context import cognito, problem_response, projects
+from errata.cognito import looks_like_jwt
+from errata.store.projects import ApiToken, Scope
 
-PUBLIC_PATHS = frozenset({"/", "/api/openapi.json"})
+PUBLIC_PATHS = frozenset({"/", "/api/openapi.json", "/api/login"})
 PUBLIC_PREFIXES = ("/static/", "/api/hooks/")
 _PROJECT_PATH = re.compile(r"^/api/projects/([^/]+)(/.*)?$")
 _ADMIN_PARTS = ("/keys", "/integrations", "/code-mappings")  # DSN keys and the secrets of integrations
@@ -37,6 +38,14 @@ def reset() -> None:
     _KNOWN_PROJECTS.clear()
 
 
+def _grant(secret: str) -> ApiToken | None:
+    """An API token's grant, or a signed-in person's (a Cognito access token, when the stage has a pool)."""
+    verifier = cognito()
+    if verifier is not None and looks_like_jwt(secret):
+        return verifier.grant(secret)
+    return projects().api_token(secret)
+
+
 def required_scope(method: str, path: str) -> Scope:
     """Reads need `project:read`, changes `project:write`, a project's settings `project:admin`."""
     if method in ("GET", "HEAD", "OPTIONS"):
@@ -56,19 +65,14 @@ def authorize(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> R
         return next_middleware(app)
     header = event.headers.get("authorization") or ""
     scheme, _, secret = header.partition(" ")
-    token = projects().api_token(secret.strip()) if scheme.lower() == "bearer" else None
+    token = _grant(secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         return problem_response(401, "missing or invalid bearer token", "unauthorized", {"WWW-Authenticate": "Bearer"})
     match = _PROJECT_PATH.match(event.path)
     project_id = unquote(match.group(1)) if match else None
     needed = required_scope(event.http_method, event.path)
     if not token.allows(project_id, needed):
-        reason = (
-            f"this token is for project {token.project_id}"
-            if token.project_id is not None and token.project_id != project_id
-            else f"this token has {token.scope}; {needed} is needed"
-        )
-        return problem_response(403, reason, "forbidden")
+        return problem_response(403, token.denial(project_id, needed), "forbidden")
     if project_id is not None and not _project_exists(project_id):
         return problem_response(404, f"no project {project_id}", "not_found")
     return next_middleware(app)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from errata.cognito import CognitoVerifier
 from errata.dashboard import IssueQueries
 from errata.integrations import DeployHooks, IntegrationSettings
 from errata.problems import PROBLEM_JSON, problem
@@ -87,6 +88,15 @@ def tickets() -> TicketService:
     return ticket_service(*wired())
 
 
+@cache
+def cognito() -> CognitoVerifier | None:
+    """The stage's user pool sign-in, when it has one."""
+    settings = wired()[0]
+    if not (settings.cognito_issuer and settings.cognito_client_id):
+        return None
+    return CognitoVerifier(settings.cognito_issuer, settings.cognito_client_id, settings.cognito_jwks_url)
+
+
 def reset() -> None:
     """A new cold start: the local stack calls it when it starts a stack with other resources."""
     for built in (
@@ -100,6 +110,7 @@ def reset() -> None:
         integrations_table,
         hooks,
         tickets,
+        cognito,
     ):
         built.cache_clear()
 

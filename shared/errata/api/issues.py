@@ -34,7 +34,10 @@ router = Router()  # type: ignore[no-untyped-call]
 @router.get("/api/projects/<project_id>/issues")
 def list_issues(
     project_id: ProjectId,
-    sort: Annotated[Literal["frequency", "recency", "users"], Query()] = "frequency",
+    sort: Annotated[
+        Literal["frequency", "recency", "users", "impact"],
+        Query(description="impact: users newly affected lately, weighted by level (errata.impact)"),
+    ] = "frequency",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")] = None,
     query: Annotated[str, Query(max_length=500, description="user:<id|email|ip> release:<v> is:unresolved text")] = "",
@@ -43,7 +46,7 @@ def list_issues(
     environment: Annotated[str | None, Query(max_length=64)] = None,
     level: Annotated[Literal["debug", "info", "warning", "error", "fatal"] | None, Query()] = None,
 ) -> IssueList:
-    """Issues by frequency, recency or users, a page at a time (`cursor` = the previous `next_cursor`),
+    """Issues by frequency, recency, users or impact, a page at a time (`cursor` = the previous `next_cursor`),
     narrowed by the search box's syntax in `query` and by the explicit filters."""
     try:
         search = parse_search(query)

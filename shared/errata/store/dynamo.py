@@ -129,11 +129,13 @@ def query_page(
         if last:
             page["ExclusiveStartKey"] = last
         response = dynamodb.query(**page)
-        found = [from_item(item) for item in response.get("Items", [])]
+        raw = response.get("Items", [])
+        found = [from_item(item) for item in raw]
         last = response.get("LastEvaluatedKey")
         if filtered and len(found) > wanted:
             items.extend(found[:wanted])
-            return items, to_item({name: items[-1][name] for name in key_attributes})
+            # From the item as DynamoDB sent it: a plain float key would not go back (nor compare exactly).
+            return items, {name: raw[wanted - 1][name] for name in key_attributes}
         items.extend(found)
         if not last or len(items) >= limit:
             break

@@ -6,19 +6,21 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
-IssueSort = Literal["frequency", "recency", "users"]
+IssueSort = Literal["frequency", "recency", "users", "impact"]
 
 _PROJECT = KeyAttribute("project_id")
 SORT_INDEXES: dict[str, GlobalIndex] = {
     "frequency": GlobalIndex("by_frequency", _PROJECT, KeyAttribute("event_count", "N")),
     "recency": GlobalIndex("by_recency", _PROJECT, KeyAttribute("last_seen")),
     "users": GlobalIndex("by_users", _PROJECT, KeyAttribute("user_count", "N")),
+    "impact": GlobalIndex("by_impact", _PROJECT, KeyAttribute("impact", "N")),  # errata.impact
 }
 # Issues first seen in a release: `release_key` is "<project>#<first release>", set with the first release.
 FIRST_RELEASE_INDEX = GlobalIndex("by_first_release", KeyAttribute("release_key"), KeyAttribute("first_seen"))
@@ -61,6 +63,7 @@ class IssueState:
     resolved_release: str | None = None
     ignore_until_count: int | None = None
     ignore_until: str | None = None
+    impact: float | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class IssueStore:
             self._table,
             [{"project_id": p, "issue_id": i} for p, i in project_issue_ids],
             projection="project_id, issue_id, revision, last_seen, user_sketch, event_count, user_count, #status, "
-            "resolved_release, ignore_until_count, ignore_until",
+            "resolved_release, ignore_until_count, ignore_until, impact",
             names={"#status": "status"},
             consistent=True,
         )
@@ -170,6 +173,7 @@ class IssueStore:
                 resolved_release=values.get("resolved_release"),
                 ignore_until_count=values.get("ignore_until_count"),
                 ignore_until=values.get("ignore_until"),
+                impact=values.get("impact"),
             )
             for values in items
         }
@@ -182,6 +186,7 @@ class IssueStore:
         user_count: int,
         status_change: StatusChange | None = None,
         announcement: Announcement | None = None,
+        impact: float | None = None,
     ) -> dict[str, Any]:
         """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`. An
         announcement rides along into the outbox (ANNOUNCEMENTS_INDEX)."""
@@ -234,6 +239,9 @@ class IssueStore:
         if delta.tags:
             sets.append("tags = :tags")
             values[":tags"] = delta.tags
+        if impact is not None:
+            sets.append("impact = :impact")
+            values[":impact"] = Decimal(str(impact))
         if announcement is not None:
             sets.append("outbox_pk = :outbox_pk, outbox_at = :outbox_at, outbox_type = :outbox_type")
             sets.append("outbox_detail = :outbox_detail")
@@ -381,9 +389,10 @@ class IssueStore:
         ignore_until: str | None = None,
     ) -> dict[str, Any] | None:
         """A person's decision. It bumps `revision`, so a processor holding an older read retries."""
-        sets = ["#status = :status"]
+        # An issue written before impact was kept joins the impact index with the lowest score.
+        sets = ["#status = :status", "impact = if_not_exists(impact, :no_impact)"]
         removes = []
-        values: dict[str, Any] = {":status": status, ":one": 1}
+        values: dict[str, Any] = {":status": status, ":one": 1, ":no_impact": 0}
         for name, value in (
             ("resolved_release", resolved_release),
             ("ignore_until_count", ignore_until_count),

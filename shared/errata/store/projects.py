@@ -82,11 +82,48 @@ class ApiToken(BaseModel):
     name: str
     project_id: str | None = None
     scope: Scope = "project:admin"
+    # A person signed in through Cognito may hold scopes on several projects (one group each); when set,
+    # these are the grant and `project_id`/`scope` are not used.
+    projects: dict[str, Scope] | None = None
 
     def allows(self, project_id: str | None, needed: Scope) -> bool:
+        if self.projects is not None:
+            held = self.projects.get(project_id) if project_id is not None else None
+            return held is not None and _SCOPE_RANK[held] >= _SCOPE_RANK[needed]
         if self.project_id is not None and project_id != self.project_id:
             return False
         return _SCOPE_RANK[self.scope] >= _SCOPE_RANK[needed]
+
+    def denial(self, project_id: str | None, needed: Scope) -> str:
+        """Why `allows` said no, for the 403's detail."""
+        if self.projects is not None:
+            held = self.projects.get(project_id) if project_id is not None else None
+            return f"you have {held}; {needed} is needed" if held else f"you have no access to project {project_id}"
+        if self.project_id is not None and self.project_id != project_id:
+            return f"this token is for project {self.project_id}"
+        return f"this token has {self.scope}; {needed} is needed"
+
+
+def grant_of_groups(name: str, groups: list[str]) -> ApiToken | None:
+    """The grant of a signed-in person's Cognito groups: `errata:<scope>` on every project, or
+    `errata:<project id>:<scope>` on one (scopes: project:read, project:write, project:admin). The highest
+    scope per project wins; no such group, no access."""
+    organization: Scope | None = None
+    projects: dict[str, Scope] = {}
+    for group in groups:
+        parts = group.split(":")
+        if len(parts) == 3 and parts[0] == "errata" and f"{parts[1]}:{parts[2]}" in _SCOPE_RANK:
+            scope: Scope = f"{parts[1]}:{parts[2]}"  # type: ignore[assignment]
+            if organization is None or _SCOPE_RANK[scope] > _SCOPE_RANK[organization]:
+                organization = scope
+        elif len(parts) == 4 and parts[0] == "errata" and f"{parts[2]}:{parts[3]}" in _SCOPE_RANK:
+            scope = f"{parts[2]}:{parts[3]}"  # type: ignore[assignment]
+            held = projects.get(parts[1])
+            if held is None or _SCOPE_RANK[scope] > _SCOPE_RANK[held]:
+                projects[parts[1]] = scope
+    if organization is not None:
+        return ApiToken(name=name, scope=organization)
+    return ApiToken(name=name, projects=projects) if projects else None
 
 
 class Project(BaseModel):
