@@ -77,6 +77,7 @@ class IssueQueries:
                 first_seen=i["first_seen"],
                 last_seen=i["last_seen"],
                 events=i["events"],
+                users=i.get("user_count", 0),
                 deploys=i.get("deploys", []),
             )
             for i in items

@@ -42,7 +42,7 @@ from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
 from errata.store.issues import Announcement, IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
-from errata.store.releases import ReleaseStore
+from errata.store.releases import ReleaseStore, ReleaseUsers
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserIssueStore, identity_keys
 from errata.symbolication.symbolicator import Symbolicator
@@ -485,7 +485,7 @@ class IssueBatch:
                 tally.last = max(tally.last, staged.received_at)
                 if key[0] == "traffic":
                     tally.increments.update(staged.increments(key))
-                if identity and key[0] == "window" and key[1].startswith("issue#"):
+                if identity and ((key[0] == "window" and key[1].startswith("issue#")) or key[0] == "release"):
                     tally.users.add(identity)
                 if key[0] == "tags":
                     tally.tag_values.update(staged.tag_values.items())
@@ -494,10 +494,16 @@ class IssueBatch:
         states = self._issues.current_states(list(aggregates))
         self._store_samples([staged for staged in segment if isinstance(staged, _Staged)], states)
         sketch_keys = [(project, moment) for (project, _), (moment, _) in project_users.items()]
+        # Releases whose events carry users: their sketch is read and replaced in each attempt, like an issue's.
+        release_keys = [key for key in counter_keys if key[0] == "release" and tallies[key].users]
         for attempt in range(_CONFLICT_ATTEMPTS):
             if attempt:
                 states = self._issues.current_states(list(aggregates))
             sketches = self._counters.user_sketches(sketch_keys) if sketch_keys else {}
+            if release_keys:
+                release_users = self._releases.user_sketches([(key[1], key[2]) for key in release_keys])
+                for key in release_keys:
+                    counter_items[counter_keys.index(key)] = self._release_item(key, tallies[key], release_users)
             items = [self._positions.advance_item(self._shard, self._position, last_sequence), *counter_items]
             if recent is not None:
                 items.append(self._positions.recent_item(self._shard, recent))
@@ -546,7 +552,9 @@ class IssueBatch:
                 full = [
                     counter_keys[index - 1]
                     for index, reason in enumerate(reasons)
-                    if reason == "ConditionalCheckFailed" and 0 < index <= len(counter_keys)
+                    if reason == "ConditionalCheckFailed"
+                    and 0 < index <= len(counter_keys)
+                    and counter_keys[index - 1][0] in ("window", "tags")
                 ]
                 for key in full:  # an item that lists as many users or tag values as it may: count events only
                     self._counters.mark_full(key[1], key[-1])
@@ -666,6 +674,13 @@ class IssueBatch:
                 writes[representative_key(project_id, issue_id)] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
         self._payloads.put_many(writes)
+
+    def _release_item(
+        self, key: WriteKey, tally: _Tally, release_users: dict[tuple[str, str], ReleaseUsers]
+    ) -> dict[str, Any]:
+        prior = release_users[(key[1], key[2])]
+        sketch, count = merge_users(prior.sketch, tally.users)
+        return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last, (sketch, count, prior))
 
     def _counter_item(self, key: WriteKey, tally: _Tally) -> dict[str, Any]:
         kind = key[0]

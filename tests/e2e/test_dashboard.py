@@ -298,6 +298,7 @@ def test_a_code_mapping_set_in_settings_links_frames_and_a_jira_ticket_is_filed_
 
     page.goto(f"{triage.base_url}/#/projects/{triage.project_id}/releases")
     expect(page.locator("#releases .deploys")).to_contain_text(f"prod @ {sha[:8]}")
+    expect(page.locator("#releases td.users")).to_have_text(["3"])  # alice, bob and carol hit shop@2.0.0
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -10,6 +10,7 @@ import botocore.client
 import pytest
 import sentry_sdk
 
+import errata.store.releases
 from errata.models.ingested import IngestedEvent
 from errata.store.counters import issue_key
 from errata_local.stack import LocalStack, StackInfo
@@ -48,12 +49,14 @@ def test_minute_and_hour_windows_count_and_expire(stack: LocalStack, info: Stack
         ExpressionAttributeValues={":pk": {"S": issue_key(project.project_id, issue["id"])}},
     )["Items"]
     by_window = {item["sk"]["S"][:1]: item for item in items}
-    assert set(by_window) == {"m", "h"}
+    assert set(by_window) == {"m", "h", "t"}  # minute, hour, and the issue's tag day
     now = time.time()
     minute_expiry = int(by_window["m"]["expires_at"]["N"]) - now
     hour_expiry = int(by_window["h"]["expires_at"]["N"]) - now
     assert 47 * 3600 < minute_expiry <= 48 * 3600
     assert 14 * 86400 < hour_expiry <= 15 * 86400
+    assert 14 * 86400 < int(by_window["t"]["expires_at"]["N"]) - now <= 15 * 86400
+    assert int(by_window["t"]["events"]["N"]) == 12
     ttl = dynamodb.describe_time_to_live(TableName=info.settings.counters_table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 
@@ -110,6 +113,34 @@ def test_releases_and_the_issues_first_seen_in_each(project: TestProject) -> Non
     assert [i["title"] for i in project.api("/releases/api@3.2.0/issues").json()["issues"]] == ["fresh bug"]
     legacy = next(i for i in project.issues() if i["title"] == "legacy bug")
     assert (legacy["first_release"], legacy["last_release"]) == ("api@3.1.0", "api@3.2.0")
+
+
+def test_a_release_counts_the_distinct_users_its_events_hit_across_shards_and_redeliveries(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = Shard(), Shard()
+    batch = [_event_record(first, project, f"error {n % 3}", user=f"u{n % 40}") for n in range(120)]
+    assert _deliver(batch) == []
+    assert _deliver(batch) == []  # redelivered: skipped by the shard's position
+    # Another shard's writer replaces the sketch between this writer's read and its write: the release's
+    # condition fails, and the batch is read and written again (not counted twice, not lost).
+    real = errata.store.releases.ReleaseStore.user_sketches
+    calls: list[int] = []
+
+    def stale_once(store: Any, keys: list[tuple[str, str]]) -> Any:
+        found = real(store, keys)
+        calls.append(1)
+        if len(calls) == 1:
+            return {key: errata.store.releases.ReleaseUsers(None, None) for key in found}
+        return found
+
+    monkeypatch.setattr(errata.store.releases.ReleaseStore, "user_sketches", stale_once)
+    assert _deliver([_event_record(second, project, "error 0", user=f"u{n}") for n in range(30, 60)]) == []
+    assert len(calls) == 2
+    monkeypatch.undo()
+    releases = {r["version"]: r for r in project.api("/releases").json()["releases"]}
+    assert releases["api@3.1.0"]["events"] == 150
+    assert abs(releases["api@3.1.0"]["users"] - 60) <= 1  # u0..u59, by HyperLogLog (exact at this size)
 
 
 def test_the_pipeline_end_to_end_fills_the_user_index(project: TestProject) -> None:

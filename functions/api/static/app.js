@@ -557,11 +557,11 @@ async function releasesView(projectId) {
     health.set(row.value, entry);
   }
   const body = h("tbody");
-  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"), h("th", {}, "Deploys"))), body));
+  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "Users"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"), h("th", {}, "Deploys"))), body));
   for (const release of releases.releases) {
     const fresh = h("td", { className: "num" }, "…");
     const sessions = health.get(release.version);
-    body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen)), h("td", { className: "deploys" }, (release.deploys || []).map(deployBadge))));
+    body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), h("td", { className: "num users" }, release.users), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen)), h("td", { className: "deploys" }, (release.deploys || []).map(deployBadge))));
     api(`/api/projects/${projectId}/releases/${encodeURIComponent(release.version)}/issues`).then((page) => { fresh.textContent = page.issues.length; });
   }
 }

@@ -109,6 +109,7 @@ class Release(BaseModel):
     first_seen: str
     last_seen: str
     events: int
+    users: int = Field(default=0, description="distinct users its events hit (a HyperLogLog estimate)")
     deploys: list[dict[str, Any]] = Field(
         default_factory=list, description="release, environment, commit, ref, url, at"
     )

@@ -1,11 +1,13 @@
 """The releases table: every release a project has sent events from.
 
 pk            sk          attributes
-<project>     <version>   first_seen (if_not_exists), last_seen, events (ADD), deployed_at, deploys (list)
+<project>     <version>   first_seen (if_not_exists), last_seen, events (ADD), deployed_at, deploys (list),
+                          user_sketch (HLL of the users its events hit), user_count, user_revision
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,25 +20,68 @@ RELEASES_TABLE = TableSpec(
 )
 
 
+@dataclass(frozen=True)
+class ReleaseUsers:
+    """A release's user sketch as read, and the revision its next write must find (None: no sketch yet)."""
+
+    sketch: bytes | None
+    revision: int | None
+
+
 class ReleaseStore:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
 
     def seen_item(
-        self, project_id: str, version: str, events: int, first_seen: datetime, last_seen: datetime
+        self,
+        project_id: str,
+        version: str,
+        events: int,
+        first_seen: datetime,
+        last_seen: datetime,
+        users: tuple[bytes, int, ReleaseUsers] | None = None,
     ) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": to_item({"project_id": project_id, "version": version}),
-                "UpdateExpression": "SET first_seen = if_not_exists(first_seen, :first), last_seen = :last "
-                "ADD events :events",
-                "ExpressionAttributeValues": to_item(
-                    {":first": iso_utc(first_seen), ":last": iso_utc(last_seen), ":events": events}
-                ),
-            }
+        """A TransactWriteItems entry adding a batch's events; with `users` (the merged sketch, its estimate,
+        what was read), it replaces the sketch and fails if another writer replaced it since."""
+        values: dict[str, Any] = {":first": iso_utc(first_seen), ":last": iso_utc(last_seen), ":events": events}
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"project_id": project_id, "version": version}),
+            "UpdateExpression": "SET first_seen = if_not_exists(first_seen, :first), last_seen = :last "
+            "ADD events :events",
         }
+        if users is not None:
+            sketch, count, prior = users
+            update["UpdateExpression"] = (
+                "SET first_seen = if_not_exists(first_seen, :first), last_seen = :last, user_sketch = :sketch, "
+                "user_count = :users ADD events :events, user_revision :one"
+            )
+            values.update({":sketch": sketch, ":users": count, ":one": 1})
+            if prior.revision is None:
+                update["ConditionExpression"] = "attribute_not_exists(user_revision)"
+            else:
+                update["ConditionExpression"] = "user_revision = :revision"
+                values[":revision"] = prior.revision
+        update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
+
+    def user_sketches(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], ReleaseUsers]:
+        """The user sketch of each (project, version), consistent; a release not written yet has none."""
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"project_id": project, "version": version} for project, version in sorted(set(keys))],
+            projection="project_id, version, user_sketch, user_revision",
+            consistent=True,
+        )
+        found = {
+            (values["project_id"], values["version"]): ReleaseUsers(
+                values.get("user_sketch"), int(values["user_revision"]) if "user_revision" in values else None
+            )
+            for values in items
+        }
+        return {key: found.get(key, ReleaseUsers(None, None)) for key in keys}
 
     def order(self, project_id: str, versions: list[str]) -> dict[str, str]:
         """When each release arrived: its deploy time when one was recorded, else first seen."""
