@@ -10,14 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import errata.api.access
 import errata.api.context
-from errata.settings import (
-    COGNITO_CLIENT_ID_ENV,
-    COGNITO_DOMAIN_URL_ENV,
-    COGNITO_ISSUER_ENV,
-    COGNITO_JWKS_URL_ENV,
-)
 from errata_local.stack import LocalStack, StackInfo
 
 if TYPE_CHECKING:
@@ -80,13 +73,14 @@ def pool(stack: LocalStack, info: StackInfo, project: TestProject, monkeypatch: 
         cognito.create_group(UserPoolId=pool_id, GroupName=group)
     issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
     endpoint = stack.client("sts").meta.endpoint_url  # type: ignore[attr-defined]
-    monkeypatch.setenv(COGNITO_ISSUER_ENV, issuer)
-    monkeypatch.setenv(COGNITO_CLIENT_ID_ENV, client_id)
-    monkeypatch.setenv(COGNITO_DOMAIN_URL_ENV, DOMAIN_URL)
-    monkeypatch.setenv(COGNITO_JWKS_URL_ENV, f"{endpoint}/{pool_id}/.well-known/jwks.json")
-    errata.api.context.reset()
-    errata.api.access.reset()
+    # The API container's settings, as CDK's environment would give them (changed in place: rebuilding the
+    # container would also rebuild its AWS clients from whatever endpoint the process's environment holds).
+    settings = errata.api.context.wired()[0]
+    monkeypatch.setattr(settings, "cognito_issuer", issuer)
+    monkeypatch.setattr(settings, "cognito_client_id", client_id)
+    monkeypatch.setattr(settings, "cognito_domain_url", DOMAIN_URL)
+    monkeypatch.setattr(settings, "cognito_jwks_url", f"{endpoint}/{pool_id}/.well-known/jwks.json")
+    errata.api.context.cognito.cache_clear()
     yield Pool(pool_id, client_id, issuer, cognito)
     monkeypatch.undo()
-    errata.api.context.reset()
-    errata.api.access.reset()
+    errata.api.context.cognito.cache_clear()

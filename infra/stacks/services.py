@@ -544,7 +544,8 @@ class ServicesStack(Stack):
                         "id": "AwsSolutions-IAM5",
                         "reason": "Scoped wildcards only: objects under the payload bucket's projects/ "
                         "prefix, the issues table's own indexes (Query by frequency, recency, users, impact, the "
-                        "outbox), this stage's SNS topics (raw SNS alert actions) and this stage's SSM "
+                        "outbox), the releases table's own index (releases newest first), this stage's SNS "
+                        "topics (raw SNS alert actions) and this stage's SSM "
                         "parameters (Slack and PagerDuty secrets, and the integrations' secrets under "
                         "integrations/); kms:GenerateDataKey* is CDK's grant to "
                         "publish to the encrypted email topic, on that one key.",
@@ -552,6 +553,7 @@ class ServicesStack(Stack):
                             {"regex": "/^Resource::.*EventPayloadsBucket.*\\/projects\\/\\*$/"},
                             {"regex": "/^Resource::.*SourceMapsBucket.*\\/projects\\/\\*$/"},
                             {"regex": "/^Resource::.*IssuesTable.*\\/index\\/\\*$/"},
+                            {"regex": "/^Resource::.*ReleasesTable.*\\/index\\/\\*$/"},
                             {"regex": "/^Resource::arn:.*:sns:.*:errata-[a-z]+-\\*$/"},
                             {"regex": "/^Resource::arn:.*:ssm:.*:parameter\\/errata\\/[a-z]+\\/\\*$/"},
                             {"regex": "/^Resource::arn:.*:ssm:.*:parameter\\/errata\\/[a-z]+\\/integrations\\/\\*$/"},

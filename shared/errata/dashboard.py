@@ -54,9 +54,12 @@ class IssueQueries:
         self._user_issues = user_issues
         self._releases = releases
 
-    def issues_of_user(self, project_id: str, kind: IdentityKind, value: str, limit: int) -> list[UserIssue]:
-        """One Query on the user index, one BatchGetItem for the titles: no Scan."""
-        entries = self._user_issues.issues_of(user_key(project_id, kind, value), limit)
+    def issues_of_user(
+        self, project_id: str, kind: IdentityKind, value: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[UserIssue], str | None]:
+        """A page of the user's issues (one Query on the user index, one BatchGetItem for the titles: no
+        Scan), the page's own most recently hit first, and the next page's cursor."""
+        entries, next_cursor = self._user_issues.page_of(user_key(project_id, kind, value), limit, cursor)
         issues = self._issues.get_many(project_id, [entry["issue_id"] for entry in entries])
         found = [
             UserIssue(
@@ -67,10 +70,11 @@ class IssueQueries:
             for entry in entries
             if entry["issue_id"] in issues
         ]
-        return sorted(found, key=lambda found_issue: found_issue.user_last_seen, reverse=True)
+        return sorted(found, key=lambda found_issue: found_issue.user_last_seen, reverse=True), next_cursor
 
-    def releases(self, project_id: str) -> list[Release]:
-        items = self._releases.releases(project_id)
+    def releases(self, project_id: str, limit: int, cursor: str | None = None) -> tuple[list[Release], str | None]:
+        """A page of releases, newest first seen first (one Query of the release index)."""
+        items, next_cursor = self._releases.releases(project_id, limit, cursor)
         releases = [
             Release(
                 version=i["version"],
@@ -82,10 +86,13 @@ class IssueQueries:
             )
             for i in items
         ]
-        return sorted(releases, key=lambda release: release.first_seen, reverse=True)
+        return releases, next_cursor
 
-    def issues_first_seen_in(self, project_id: str, version: str, limit: int) -> list[IssueSummary]:
-        return [IssueSummary.from_item(item) for item in self._issues.first_seen_in(project_id, version, limit)]
+    def issues_first_seen_in(
+        self, project_id: str, version: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[IssueSummary], str | None]:
+        items, next_cursor = self._issues.first_seen_in(project_id, version, limit, cursor)
+        return [IssueSummary.from_item(item) for item in items], next_cursor
 
     def sample_events(self, project_id: str, issue_id: str, sample_size: int) -> list[dict[str, Any]]:
         """The issue's sampled payloads; slots fill in order, so the first missing one ends the list."""

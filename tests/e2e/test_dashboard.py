@@ -134,6 +134,20 @@ def test_the_list_shows_grouped_issues_by_frequency_and_drops_the_token_from_the
     expect(rows.nth(0).locator(".spark canvas")).to_have_count(1)
     assert "token=" not in page.url
     _shot(page, "issues")
+    page.select_option("#sort", "impact")  # two customers' checkout error reaches the most people
+    expect(rows.nth(0).locator(".issue-title")).to_have_text("CheckoutError: card declined")
+    assert "sort=impact" in page.url
+    page.select_option("#filter-level", "warning")  # a filter writes the search box's own word
+    expect(page.locator("#search")).to_have_value("is:unresolved level:warning")
+    expect(rows).to_have_text(["No issues match."])
+    page.select_option("#filter-level", "error")
+    expect(rows).to_have_count(3)
+    page.fill("#filter-release", "shop@9.9.9")
+    page.press("#filter-release", "Tab")
+    expect(page.locator("#search")).to_have_value("is:unresolved level:error release:shop@9.9.9")
+    expect(rows).to_have_text(["No issues match."])
+    page.select_option("#filter-is", "")
+    expect(page.locator("#search")).to_have_value("level:error release:shop@9.9.9")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

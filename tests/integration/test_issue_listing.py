@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from tests.integration.conftest import TestProject
@@ -117,3 +120,47 @@ def test_sorting_by_impact_puts_the_issue_hitting_most_people_lately_first(proje
     assert [issue["title"] for issue in filtered["issues"]] == ["checkout failed"]  # read past: cursor from a key
     after = project.api("/issues", sort="impact", limit=1, query="level:error", cursor=filtered["next_cursor"])
     assert [issue["title"] for issue in after.json()["issues"]] == ["retry loop"]
+
+
+def _every_page(project: TestProject, path: str, field: str, **params: Any) -> list[list[Any]]:
+    pages, cursor = [], None
+    while True:
+        response = project.api(path, **params, **({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body[field])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_releases_their_new_issues_and_a_users_issues_page_with_cursors(project: TestProject) -> None:
+    shard = Shard()
+    start = datetime.now(UTC) - timedelta(hours=2)
+    records = []
+    for n in range(7):  # release n first seen n minutes after the start, with issue n new in it
+        record = _event_record(
+            shard, project, f"fault {_word(n)}", user="dora", received_at=start + timedelta(minutes=n)
+        )
+        _rewrite(record, release=f"shop@1.{n}.0")
+        records.append(record)
+    for n in range(5):
+        extra = _event_record(
+            shard, project, f"late {_word(n)}", user="dora", received_at=start + timedelta(minutes=10 + n)
+        )
+        _rewrite(extra, release="shop@1.6.0")
+        records.append(extra)
+    assert _deliver(records) == []
+
+    pages = _every_page(project, "/releases", "releases", limit=3)
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [r["version"] for page in pages for r in page] == [f"shop@1.{n}.0" for n in range(6, -1, -1)]
+    pages = _every_page(project, "/releases/shop@1.6.0/issues", "issues", limit=4)
+    titles = [issue["title"] for page in pages for issue in page]
+    assert sorted(titles) == sorted([f"late {_word(n)}" for n in range(5)] + [f"fault {_word(6)}"])
+    assert len(pages) == 2 and titles[0] == f"late {_word(4)}"  # newest first
+    pages = _every_page(project, "/users/dora/issues", "issues", limit=5)
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert len({entry["issue"]["id"] for page in pages for entry in page}) == 12
+    for path in ("/releases", "/releases/shop@1.6.0/issues", "/users/dora/issues"):
+        assert project.api(path, cursor="bm90IGEgY3Vyc29y").status_code == 400

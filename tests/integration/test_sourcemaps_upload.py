@@ -56,6 +56,11 @@ def test_uploaded_maps_resolve_a_minified_node_crash_and_releases_group_together
         assert "uploaded 2 files" in out
     listed = project.api("/releases/1.0.0/artifacts").json()
     assert {a["name"] for a in listed["artifacts"]} == {"~/app.min.js", "~/app.min.js.map"}
+    first = project.api("/releases/1.0.0/artifacts", limit=1).json()
+    rest = project.api("/releases/1.0.0/artifacts", limit=1, cursor=first["next_cursor"]).json()
+    assert [a["name"] for a in first["artifacts"] + rest["artifacts"]] == ["~/app.min.js", "~/app.min.js.map"]
+    assert rest["next_cursor"] is None
+    assert project.api("/releases/1.0.0/artifacts", cursor="not-a-token").status_code == 400
 
     project.store(_crash("1.0.0", "dist-1.0.0", "class_method"))
     project.store(_crash("1.0.1", "dist-1.0.1", "class_method"))

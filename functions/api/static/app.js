@@ -245,6 +245,33 @@ async function issuesView(projectId, params) {
     for (const [key, value] of [...next.entries()]) if (!value) next.delete(key);
     location.hash = `#/projects/${projectId}/issues?${next}`;
   };
+  // The filters edit the search box's own words (is:, level:, environment:, release:), so both always agree.
+  const words = state.query.match(/(?:[^\s"]+|"[^"]*")+/g) || [];
+  const wordOf = (key) => (words.find((w) => w.startsWith(key + ":")) || "").slice(key.length + 1).replace(/^"|"$/g, "");
+  const setWord = (key, value) => {
+    const kept = words.filter((w) => !w.startsWith(key + ":"));
+    if (value) kept.push(`${key}:${/\s/.test(value) ? `"${value}"` : value}`);
+    search.value = kept.join(" ");
+    go({});
+  };
+  const choice = (key, label, values) => {
+    const select = h("select", { id: `filter-${key}`, title: label }, h("option", { value: "" }, `any ${label}`), values.map((v) => h("option", { value: v, selected: v === wordOf(key) }, v)));
+    select.addEventListener("change", () => setWord(key, select.value));
+    return select;
+  };
+  const typed = (key, label) => {
+    const input = h("input", { id: `filter-${key}`, value: wordOf(key), placeholder: label, size: 14 });
+    input.addEventListener("change", () => setWord(key, input.value.trim()));
+    return input;
+  };
+  const filters = h(
+    "div",
+    { className: "toolbar", id: "filters" },
+    choice("is", "status", ["unresolved", "resolved", "ignored", "regressed"]),
+    choice("level", "level", ["fatal", "error", "warning", "info", "debug"]),
+    typed("environment", "environment"),
+    typed("release", "release"),
+  );
   const form = h("form", { className: "toolbar", onsubmit: (e) => { e.preventDefault(); go({}); } }, search, sort, h("button", { type: "submit" }, "Search"));
   sort.addEventListener("change", () => go({}));
   const body = h("tbody");
@@ -253,6 +280,7 @@ async function issuesView(projectId, params) {
   app.replaceChildren(
     h("h1", {}, "Issues"),
     form,
+    filters,
     bulk,
     h("table", { id: "issues" }, h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "Issue"), h("th", {}, "Last 24 h"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "Users"), h("th", {}, "Seen"), h("th", {}, "Release"), h("th", {}, "Status"))), body),
     pager,
@@ -327,15 +355,22 @@ async function usersView(projectId, params) {
   const body = h("tbody");
   app.replaceChildren(h("h1", {}, "Users"), h("p", { className: "muted" }, "Every issue a customer hit, by their id, email or IP address."), form);
   if (!value) return;
-  const found = await api(`/api/projects/${projectId}/users/${encodeURIComponent(value)}/issues`);
+  const more = h("div", { className: "toolbar" });
   app.append(
     h("table", { id: "user-issues" }, h("thead", {}, h("tr", {}, h("th", {}, "Issue"), h("th", { className: "num" }, "Their events"), h("th", {}, "They last hit it"), h("th", {}, "Status"))), body),
+    more,
   );
-  if (!found.issues.length) body.append(h("tr", {}, h("td", { colspan: 4, className: "muted" }, `No issues for ${value}.`)));
-  for (const entry of found.issues) {
-    const issue = entry.issue;
-    body.append(h("tr", {}, h("td", {}, h("a", { className: "issue-title", href: `#/projects/${projectId}/issues/${issue.id}` }, issue.title), h("div", { className: "culprit" }, issue.culprit || "")), h("td", { className: "num" }, entry.user_events), h("td", {}, when(entry.user_last_seen)), h("td", {}, statusBadge(issue.status))));
-  }
+  const load = async (cursor) => {
+    const query = new URLSearchParams(cursor ? { cursor } : {});
+    const found = await api(`/api/projects/${projectId}/users/${encodeURIComponent(value)}/issues?${query}`);
+    if (!cursor && !found.issues.length) body.append(h("tr", {}, h("td", { colspan: 4, className: "muted" }, `No issues for ${value}.`)));
+    for (const entry of found.issues) {
+      const issue = entry.issue;
+      body.append(h("tr", {}, h("td", {}, h("a", { className: "issue-title", href: `#/projects/${projectId}/issues/${issue.id}` }, issue.title), h("div", { className: "culprit" }, issue.culprit || "")), h("td", { className: "num" }, entry.user_events), h("td", {}, when(entry.user_last_seen)), h("td", {}, statusBadge(issue.status))));
+    }
+    more.replaceChildren(found.next_cursor ? h("button", { type: "button", id: "more-user-issues", onclick: () => load(found.next_cursor) }, "More") : "");
+  };
+  await load(null);
 }
 
 function frameView(frame) {
@@ -557,13 +592,18 @@ async function releasesView(projectId) {
     health.set(row.value, entry);
   }
   const body = h("tbody");
-  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "Users"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"), h("th", {}, "Deploys"))), body));
-  for (const release of releases.releases) {
-    const fresh = h("td", { className: "num" }, "…");
-    const sessions = health.get(release.version);
-    body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), h("td", { className: "num users" }, release.users), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen)), h("td", { className: "deploys" }, (release.deploys || []).map(deployBadge))));
-    api(`/api/projects/${projectId}/releases/${encodeURIComponent(release.version)}/issues`).then((page) => { fresh.textContent = page.issues.length; });
-  }
+  const more = h("div", { className: "toolbar" });
+  app.replaceChildren(h("h1", {}, "Releases"), h("table", { id: "releases" }, h("thead", {}, h("tr", {}, h("th", {}, "Release"), h("th", { className: "num" }, "Events"), h("th", { className: "num" }, "Users"), h("th", { className: "num" }, "New issues"), h("th", { className: "num" }, "Crash-free sessions"), h("th", {}, "First seen"), h("th", {}, "Last seen"), h("th", {}, "Deploys"))), body), more);
+  const show = (page) => {
+    for (const release of page.releases) {
+      const fresh = h("td", { className: "num" }, "…");
+      const sessions = health.get(release.version);
+      body.append(h("tr", {}, h("td", {}, h("a", { href: `#/projects/${projectId}/issues?query=${encodeURIComponent("release:" + release.version)}` }, release.version)), h("td", { className: "num" }, release.events), h("td", { className: "num users" }, release.users), fresh, h("td", { className: "num" }, sessions && sessions.sessions ? (100 * (1 - sessions.unhealthy / sessions.sessions)).toFixed(1) + "%" : "—"), h("td", {}, when(release.first_seen)), h("td", {}, when(release.last_seen)), h("td", { className: "deploys" }, (release.deploys || []).map(deployBadge))));
+      api(`/api/projects/${projectId}/releases/${encodeURIComponent(release.version)}/issues`).then((found) => { fresh.textContent = found.next_cursor ? `${found.issues.length}+` : found.issues.length; });
+    }
+    more.replaceChildren(page.next_cursor ? h("button", { type: "button", id: "more-releases", onclick: async () => show(await api(`/api/projects/${projectId}/releases?cursor=${encodeURIComponent(page.next_cursor)}`)) }, "Older releases") : "");
+  };
+  show(releases);
 }
 
 function codeMappingsView(projectId, initial, fail) {

@@ -13,6 +13,7 @@ from errata.api.context import ProjectId, artifacts, queries
 from errata.models.artifacts import ArtifactList, ArtifactUploadPlan, ArtifactUploadRequest, ArtifactView, UploadSlot
 from errata.models.issue import Deploy, IssueList, ReleaseList
 from errata.store.artifacts import UPLOAD_CONTENT_TYPE, UPLOAD_URL_SECONDS
+from errata.store.dynamo import InvalidCursor
 
 router = Router()  # type: ignore[no-untyped-call]
 Version = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
@@ -33,9 +34,19 @@ def traffic(project_id: ProjectId, hours: Annotated[int, Query(ge=1, le=360)] = 
     return {"traffic": queries().traffic(project_id, hours)}
 
 
+Cursor = Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page")]
+
+
 @router.get("/api/projects/<project_id>/releases")
-def releases(project_id: ProjectId) -> ReleaseList:
-    return ReleaseList(releases=queries().releases(project_id))
+def releases(
+    project_id: ProjectId, limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Cursor = None
+) -> ReleaseList:
+    """Releases, newest first seen first, a page at a time."""
+    try:
+        found, next_cursor = queries().releases(project_id, limit, cursor)
+    except InvalidCursor as exc:
+        raise BadRequestError(str(exc)) from None
+    return ReleaseList(releases=found, next_cursor=next_cursor)
 
 
 @router.get("/api/projects/<project_id>/releases/<version>/issues")
@@ -43,9 +54,14 @@ def release_issues(
     project_id: ProjectId,
     version: Annotated[str, Path(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    cursor: Cursor = None,
 ) -> IssueList:
-    """Issues first seen in this release."""
-    return IssueList(issues=queries().issues_first_seen_in(project_id, version, limit))
+    """Issues first seen in this release, newest first, a page at a time."""
+    try:
+        issues, next_cursor = queries().issues_first_seen_in(project_id, version, limit, cursor)
+    except InvalidCursor as exc:
+        raise BadRequestError(str(exc)) from None
+    return IssueList(issues=issues, next_cursor=next_cursor)
 
 
 @router.post("/api/projects/<project_id>/releases/<version>/artifacts")
@@ -74,9 +90,19 @@ def upload_artifacts(
 
 
 @router.get("/api/projects/<project_id>/releases/<version>/artifacts")
-def list_artifacts(project_id: ProjectId, version: Version) -> ArtifactList:
-    found = artifacts().names(project_id, version)
+def list_artifacts(
+    project_id: ProjectId,
+    version: Version,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+) -> ArtifactList:
+    """The release's uploaded files in name order, a page at a time."""
+    try:
+        found, next_cursor = artifacts().page(project_id, version, limit, cursor)
+    except InvalidCursor as exc:
+        raise BadRequestError(str(exc)) from None
     return ArtifactList(
         release=version,
         artifacts=[ArtifactView(name=a.name, size=a.size, last_modified=a.last_modified) for a in found],
+        next_cursor=next_cursor,
     )

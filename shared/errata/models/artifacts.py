@@ -58,3 +58,4 @@ class ArtifactView(BaseModel):
 class ArtifactList(BaseModel):
     release: str
     artifacts: list[ArtifactView]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")

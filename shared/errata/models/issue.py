@@ -102,6 +102,7 @@ class UserIssue(BaseModel):
 
 class UserIssueList(BaseModel):
     issues: list[UserIssue]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")
 
 
 class Release(BaseModel):
@@ -117,6 +118,7 @@ class Release(BaseModel):
 
 class ReleaseList(BaseModel):
     releases: list[Release]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")
 
 
 class WindowCountView(BaseModel):

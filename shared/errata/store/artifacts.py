@@ -28,6 +28,8 @@ from urllib.parse import quote, unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from errata.store.dynamo import decode_cursor, encode_cursor
+
 ArtifactKind = Literal["minified_source", "source_map", "proguard"]
 MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 UPLOAD_URL_SECONDS = 900
@@ -96,21 +98,37 @@ class ArtifactStore:
         return [(key, self.upload_url(key, size)) for key in keys]
 
     def names(self, project_id: str, release: str) -> list[StoredArtifact]:
+        """Every artifact of the release (the symbolicator's candidates)."""
+        found, token = self.page(project_id, release, 1000)
+        while token:
+            more, token = self.page(project_id, release, 1000, token)
+            found.extend(more)
+        return found
+
+    def page(
+        self, project_id: str, release: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[StoredArtifact], str | None]:
+        """Up to `limit` artifacts of the release in name order, and the cursor of the next page: S3's
+        continuation token, wrapped with the prefix it belongs to so a cursor of another listing is refused
+        (InvalidCursor) before S3 sees it."""
         prefix = release_prefix(project_id, release)
-        found = []
+        request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": limit}
+        if cursor:
+            request["ContinuationToken"] = decode_cursor(cursor, ("prefix", prefix), {"prefix", "token"})["token"]["S"]
         try:
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    found.append(
-                        StoredArtifact(
-                            name=unquote(item["Key"].removeprefix(prefix)),
-                            size=int(item["Size"]),
-                            last_modified=item["LastModified"].isoformat(),
-                        )
-                    )
+            response = self._s3.list_objects_v2(**request)
         except (ClientError, BotoCoreError) as exc:
             raise ArtifactUnavailable(f"listing {prefix}: {exc}") from exc
-        return found
+        found = [
+            StoredArtifact(
+                name=unquote(item["Key"].removeprefix(prefix)),
+                size=int(item["Size"]),
+                last_modified=item["LastModified"].isoformat(),
+            )
+            for item in response.get("Contents", [])
+        ]
+        token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+        return found, encode_cursor({"prefix": {"S": prefix}, "token": {"S": token}}) if token else None
 
     def read(self, key: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes | None:
         try:

@@ -363,16 +363,25 @@ class IssueStore:
         items, last = query_page(self._dynamodb, limit=limit, start=start, key_attributes=attributes, **request)
         return items, encode_cursor(last)
 
-    def first_seen_in(self, project_id: str, release: str, limit: int) -> list[dict[str, Any]]:
-        response = self._dynamodb.query(
+    def first_seen_in(
+        self, project_id: str, release: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the issues first seen in `release`, newest first, and the next page's cursor."""
+        key = f"{project_id}#{release}"
+        attributes = ("project_id", "issue_id", "release_key", "first_seen")
+        start = decode_cursor(cursor, ("release_key", key), set(attributes)) if cursor else None
+        items, last = query_page(
+            self._dynamodb,
+            limit=limit,
+            start=start,
+            key_attributes=attributes,
             TableName=self._table,
             IndexName=FIRST_RELEASE_INDEX.name,
             KeyConditionExpression="release_key = :key",
-            ExpressionAttributeValues=to_item({":key": f"{project_id}#{release}"}),
+            ExpressionAttributeValues=to_item({":key": key}),
             ScanIndexForward=False,
-            Limit=limit,
         )
-        return [from_item(item) for item in response.get("Items", [])]
+        return items, encode_cursor(last)
 
     def get_many(self, project_id: str, issue_ids: list[str]) -> dict[str, dict[str, Any]]:
         items = batch_get(self._dynamodb, self._table, [{"project_id": project_id, "issue_id": i} for i in issue_ids])

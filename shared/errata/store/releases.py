@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import batch_get, from_item, query_all, to_item
-from errata.store.tables import KeyAttribute, TableSpec
+from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
+from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
+# Newest first, a page at a time: every release item has first_seen (events and deploys both set it).
+BY_FIRST_SEEN = GlobalIndex("by_first_seen", KeyAttribute("project_id"), KeyAttribute("first_seen"))
 RELEASES_TABLE = TableSpec(
-    logical_name="releases", partition_key=KeyAttribute("project_id"), sort_key=KeyAttribute("version")
+    logical_name="releases",
+    partition_key=KeyAttribute("project_id"),
+    sort_key=KeyAttribute("version"),
+    indexes=(BY_FIRST_SEEN,),
 )
 
 
@@ -119,10 +124,21 @@ class ReleaseStore:
         deploys: list[dict[str, Any]] = from_item(response.get("Item") or {}).get("deploys", [])
         return deploys
 
-    def releases(self, project_id: str) -> list[dict[str, Any]]:
-        return query_all(
+    def releases(
+        self, project_id: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the project's releases, newest first seen first, and the next page's cursor."""
+        attributes = ("project_id", "version", "first_seen")
+        start = decode_cursor(cursor, ("project_id", project_id), set(attributes)) if cursor else None
+        items, last = query_page(
             self._dynamodb,
+            limit=limit,
+            start=start,
+            key_attributes=attributes,
             TableName=self._table,
+            IndexName=BY_FIRST_SEEN.name,
             KeyConditionExpression="project_id = :p",
             ExpressionAttributeValues=to_item({":p": project_id}),
+            ScanIndexForward=False,
         )
+        return items, encode_cursor(last)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from errata.models.event import User
-from errata.store.dynamo import from_item, to_item
+from errata.store.dynamo import decode_cursor, encode_cursor, query_page, to_item
 from errata.store.tables import KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -67,10 +67,17 @@ class UserIssueStore:
         }
 
     def issues_of(self, key: str, limit: int = 100) -> list[dict[str, Any]]:
-        response = self._dynamodb.query(
+        return self.page_of(key, limit)[0]
+
+    def page_of(self, key: str, limit: int, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the user's issues in issue id order, and the next page's cursor."""
+        start = decode_cursor(cursor, ("pk", key), {"pk", "issue_id"}) if cursor else None
+        items, last = query_page(
+            self._dynamodb,
+            limit=limit,
+            start=start,
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues=to_item({":pk": key}),
-            Limit=limit,
         )
-        return [from_item(item) for item in response.get("Items", [])]
+        return items, encode_cursor(last)
