@@ -7,19 +7,20 @@ from dataclasses import asdict
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from errata.function_metrics import function_metrics
 from errata.models.alerts import AlertDetail
 from errata.settings import Settings
 from errata.timefmt import utc_now
 from errata.wiring import Clients, cached_alert_engine, minute_evaluator
 
 logger = Logger(service="alert")
-metrics = Metrics(namespace="Errata", service="alert")
+metrics = function_metrics("alert")
 
 
 @cache

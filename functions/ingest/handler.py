@@ -7,12 +7,13 @@ import json
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.errors import ErrataError
+from errata.function_metrics import function_metrics
 from errata.ingest import Endpoint, IngestRequest, IngestService
 from errata.problems import PROBLEM_JSON, problem
 from errata.settings import Settings
@@ -46,7 +47,7 @@ KNOWN_ITEM_TYPES = frozenset(
         "security",
     }
 )
-metrics = Metrics(namespace="Errata", service="ingest")
+metrics = function_metrics("ingest")
 # Browser SDKs post cross-origin and authenticate with ?sentry_key=; they read the rate-limit headers of a
 # 429 only when CORS exposes them.
 app = APIGatewayHttpResolver(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -15,12 +15,13 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from errata.alerts.delivery import Delivery
+from errata.function_metrics import function_metrics
 from errata.models.alerts import Notification
 from errata.settings import Settings
 from errata.wiring import Clients, delivery
 
 logger = Logger(service="notify")
-metrics = Metrics(namespace="Errata", service="notify")
+metrics = function_metrics("notify")
 
 
 @cache

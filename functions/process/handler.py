@@ -5,17 +5,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from errata.function_metrics import function_metrics
 from errata.processing import IssueBatch
 from errata.settings import Settings
 from errata.wiring import Clients, issue_batch
 
 logger = Logger(service="process")
-metrics = Metrics(namespace="Errata", service="process")
+metrics = function_metrics("process")
 
 
 @cache

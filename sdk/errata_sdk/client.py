@@ -23,6 +23,9 @@ from errata_sdk.event import base_event, envelope, exception_chain, safe_repr, s
 from errata_sdk.spool import Spool
 from errata_sdk.transport import Transport
 
+# Our own generator: an SDK must not move the application's global random state (nor see it moved).
+_RANDOM = random.Random()
+
 logger = logging.getLogger("errata_sdk")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,7 +162,7 @@ class Client:
         self.transport.enqueue("session", b"{}\n" + item + b"\n" + payload)
 
     def capture_event(self, event: dict[str, Any]) -> str | None:
-        if self.options.sample_rate < 1.0 and random.random() >= self.options.sample_rate:
+        if self.options.sample_rate < 1.0 and _RANDOM.random() >= self.options.sample_rate:
             return None
         scope = current_scope()
         event.setdefault("release", self.options.release)

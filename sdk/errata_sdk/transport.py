@@ -22,6 +22,9 @@ from collections.abc import Callable
 from errata_sdk.dsn import Dsn
 from errata_sdk.spool import Spool
 
+# Our own generator: an SDK must not move the application's global random state (nor see it moved).
+_RANDOM = random.Random()
+
 logger = logging.getLogger("errata_sdk")
 USER_AGENT = "errata.python/0.1.0"
 _ALL = ""  # a rate limit with no categories applies to every category
@@ -154,7 +157,7 @@ class Transport:
             self._spool.delete(envelope_id)
             self._spool.record_drop("error", "send_error")
         else:  # connection refused, timeout, 5xx: keep it and back off
-            delay = min(self._max_backoff, 2.0**attempts) * random.uniform(0.5, 1.5)
+            delay = min(self._max_backoff, 2.0**attempts) * _RANDOM.uniform(0.5, 1.5)
             self._spool.retry_later(envelope_id, now + delay)
 
     def _post(self, body: bytes) -> tuple[int | None, dict[str, str]]:

@@ -87,7 +87,7 @@ def test_search_by_user_id_email_and_ip_is_a_query_not_a_scan(project: TestProje
     assert project.api("/users/ann@example.com/issues").json()["issues"] == by_email  # kind read off the value
     assert [(i["issue"]["title"], i["user_events"]) for i in by_email] == [("cart empty", 1)]
     assert len(project.api("/users/10.9.8.7/issues", by="ip").json()["issues"]) == 1
-    assert project.api("/users/nobody/issues").json() == {"issues": []}
+    assert project.api("/users/nobody/issues").json() == {"issues": [], "next_cursor": None}
     assert "Scan" not in dynamodb_calls
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,20 @@ def test_the_spool_size_is_kept_by_triggers_and_adopted_from_an_older_spool_file
     assert envelope is not None
     first.delete(envelope.id)
     assert _stored_bytes(tmp_path)[0] == _stored_bytes(tmp_path)[1]
+
+
+def test_sampling_never_moves_the_applications_random_state(tmp_path: Path) -> None:
+    """An SDK that draws from the global `random` changes what a seeded application computes (and, under
+    Hypothesis, made every strategy draw in the process warn)."""
+    client = Client(
+        errata_sdk.client.Options(dsn="http://key@127.0.0.1:9/1", buffer_dir=str(tmp_path), sample_rate=0.5)
+    )
+    client.transport._ensure_thread = lambda: None  # type: ignore[method-assign]  # nothing to send to
+    try:
+        random.seed(1234)
+        state = random.getstate()
+        captured = [client.capture_message(f"sampled {n}") for n in range(50)]
+        assert random.getstate() == state
+        assert 5 < sum(event_id is not None for event_id in captured) < 45  # it did sample, from its own generator
+    finally:
+        atexit.unregister(client._flush_at_exit)
