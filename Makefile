@@ -12,7 +12,7 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 .PHONY: dev demo test build synth deploy bench lint bootstrap bootstrap-node bootstrap-browser
 
 dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
-	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)
+	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)$(if $(filter 1 yes true,$(RESET)), --reset)$(if $(DATA_DIR), --data-dir $(DATA_DIR))
 
 demo: bootstrap ## send a few realistic errors to a running `make dev`
 	@$(UV) run --frozen errata demo

@@ -43,7 +43,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--port", type=int, default=8799)
     args = parser.parse_args()
-    command = [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(args.port), "--outbox", ".cache/idle"]
+    state = [".cache/idle", "--reset"]  # the snapshot and journal on, as `make dev` runs
+    command = [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(args.port), "--data-dir", *state]
     stack = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

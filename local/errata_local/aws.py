@@ -10,10 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from errata import naming
 from errata.naming import physical_name
@@ -72,15 +75,19 @@ class EmbeddedAws:
     """moto's server in a child process of its own: it gets the second core instead of sharing the GIL with
     the handlers (measured: end-to-end throughput of the local stack roughly doubles)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, data_dir: Path | None = None) -> None:
+        self.data_dir = data_dir  # errata_local.moto_state keeps the state there; in memory only without
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
         os.environ.update(local_aws_environment(self.endpoint))
+        command = [sys.executable, "-m", "errata_local.moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
+        if self.data_dir is not None:
+            command += ["--data-dir", str(self.data_dir)]
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            [sys.executable, "-m", "errata_local.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # async-signal-safe: one prctl call
@@ -119,26 +126,40 @@ class EmbeddedAws:
         return provision(self.client, prefix)
 
 
+@contextmanager
+def _unless_restored(*codes: str) -> Iterator[None]:
+    """A resource a restored state holds already (errata_local.moto_state) is kept as it is."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in codes:
+            raise
+
+
 def provision(client: Callable[[str], Any], prefix: str) -> Settings:
     """Creates Errata's resources through any boto3 client factory (the moto server, or moto in-process for
-    benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s."""
+    benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s. Resources
+    that a restored state already holds are kept."""
     names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
     dynamodb = client("dynamodb")
     for spec in TABLES:
-        dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
-        if spec.ttl_attribute:
-            dynamodb.update_time_to_live(
-                TableName=names[spec.logical_name],
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-            )
+        with _unless_restored("ResourceInUseException"):
+            dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
+            if spec.ttl_attribute:
+                dynamodb.update_time_to_live(
+                    TableName=names[spec.logical_name],
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
     stream = physical_name(prefix, naming.EVENTS_STREAM)
     kinesis = client("kinesis")
-    kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
+    with _unless_restored("ResourceInUseException"):
+        kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
     kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
     bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
-    client("s3").create_bucket(Bucket=bucket)
     source_maps = physical_name(prefix, naming.SOURCE_MAPS_BUCKET)
-    client("s3").create_bucket(Bucket=source_maps)
+    for name in (bucket, source_maps):
+        with _unless_restored("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            client("s3").create_bucket(Bucket=name)
     event_bus = physical_name(prefix, naming.EVENT_BUS)
     client("events").create_event_bus(Name=event_bus)
     queue_url = client("sqs").create_queue(QueueName=physical_name(prefix, naming.DEAD_LETTER_QUEUE))["QueueUrl"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -17,12 +18,16 @@ from errata_sdk import artifacts
 def _dev(args: argparse.Namespace) -> int:
     from errata_local.stack import AlertingOptions, LocalStack, PortInUse
 
+    data_dir = Path(args.data_dir).resolve()
+    if args.reset:
+        _reset(data_dir)
+    outbox = Path(args.outbox) if args.outbox else data_dir / "outbox"
     alerting = AlertingOptions(
-        outbox=Path(args.outbox),
+        outbox=outbox,
         slack_webhook=args.slack_webhook or os.environ.get("ERRATA_SLACK_WEBHOOK_URL"),
         pagerduty_routing_key=args.pagerduty_key or os.environ.get("ERRATA_PAGERDUTY_ROUTING_KEY"),
     )
-    stack = LocalStack(port=args.port, alerting=alerting)
+    stack = LocalStack(port=args.port, alerting=alerting, data_dir=data_dir)
     try:
         info = stack.start()
     except PortInUse as exc:
@@ -33,11 +38,12 @@ def _dev(args: argparse.Namespace) -> int:
     # The token in the address logs the page in once; the page then drops it from the address bar.
     print(f"Dashboard: {info.base_url}/?token={info.api_token}#/projects/{info.project_id}/issues")
     print(
-        f"Source maps: errata sourcemaps upload --api {info.base_url} --token {info.api_token} "
+        f"Source maps: {Path(sys.executable).parent / 'errata'} sourcemaps upload --api {info.base_url} "
+        f"--token {info.api_token} "
         f"--project {info.project_id} --release <release> <build dir>"
     )
     print(f"Outbox: {info.outbox}  (notifications: email as .eml, Slack/PagerDuty as the JSON they would post)")
-    state = Path(args.outbox).resolve().parent / "dev.json"
+    state = data_dir / "dev.json"
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(
         json.dumps(
@@ -54,7 +60,11 @@ def _dev(args: argparse.Namespace) -> int:
     )
     state.chmod(0o600)  # it holds the token
     print("Demo: run `make demo` in another terminal to send a few realistic errors")
-    print("State lives in memory while this runs. Ctrl-C stops it.", flush=True)
+    print(
+        f"State: {data_dir} (issues, counts, payloads, this DSN and token survive a restart; "
+        "`make dev RESET=1` starts clean). Ctrl-C stops it.",
+        flush=True,
+    )
     stopped = threading.Event()
     # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
     # the event makes the second one harmless, where a KeyboardInterrupt would break the shutdown.
@@ -70,6 +80,15 @@ def _dev(args: argparse.Namespace) -> int:
         stack.stop()
         print("Errata stopped.", flush=True)
     return 0
+
+
+def _reset(data_dir: Path) -> None:
+    """`make dev RESET=1`: the embedded AWS's state and the credentials go; the outbox's files stay."""
+    from errata_local.stack import AWS_STATE_DIR, CREDENTIALS_FILE
+
+    shutil.rmtree(data_dir / AWS_STATE_DIR, ignore_errors=True)
+    (data_dir / CREDENTIALS_FILE).unlink(missing_ok=True)
+    print(f"Reset: {data_dir} starts clean")
 
 
 def _ancestors() -> list[int]:
@@ -163,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole pipeline locally on an embedded AWS (moto)")
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="HTTP port (default 8000)")
-    dev.add_argument("--outbox", default=".errata/outbox", help="where notifications land (default .errata/outbox)")
+    dev.add_argument(
+        "--data-dir",
+        default=os.environ.get("DATA_DIR") or ".errata",
+        help="where the local state is kept across restarts (default .errata)",
+    )
+    dev.add_argument("--reset", action="store_true", help="start clean: forget the data directory's state")
+    dev.add_argument("--outbox", help="where notifications land (default <data dir>/outbox)")
     dev.add_argument("--slack-webhook", help="a Slack incoming-webhook URL: notifications are posted there")
     dev.add_argument("--pagerduty-key", help="a PagerDuty Events API v2 routing key: pages are sent there")
     dev.set_defaults(run=_dev)

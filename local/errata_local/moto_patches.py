@@ -7,6 +7,10 @@ Each patch fixes a cause the local stack measured, keeps moto's answers byte-for
 - Kinesis shards are not thread-safe: a put reads the shard's highest sequence number and stores the record
   under that number plus one, so two concurrent puts could take the same number and the second overwrote the
   first (acknowledged events lost). Each shard's puts and reads are serialized, as Kinesis orders them.
+- A shard found its last sequence number by listing every key, and each GetRecords walked every record from
+  the first: both grew with every event a long-running stack had taken. Both are direct now, and the last
+  sequence number is kept on the shard, so records trimmed or restored (errata_local.moto_state) never make
+  it hand out a number twice.
 - `TransactWriteItems` deep-copied the whole table once per item of the transaction, to roll back on a
   failed condition, so the local stack slowed down as its tables grew (bench/pipeline.py: 6 events/s end to
   end over 1,000 events). Only the items the transaction touches are copied and restored now. DynamoDB
@@ -48,7 +52,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
-from moto.kinesis.models import Shard
+from moto.kinesis.models import Record, Shard
 
 _SHARD_METHODS = ("put_record", "get_records", "get_min_sequence_number", "get_max_sequence_number")
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
@@ -79,17 +83,63 @@ def serialized(method: Callable[..., Any], lock: AbstractContextManager[Any]) ->
     return locked
 
 
+# Module-level so that errata_local.moto_state can hold them while it takes a consistent snapshot.
+KINESIS_SHARDS_LOCK = threading.RLock()  # re-entrant: put_record calls get_max_sequence_number
+DYNAMODB_WRITES_LOCK = threading.RLock()  # re-entrant: a transaction calls put_item, update_item...
+
+
 def serialize_kinesis_shards(shard_class: type = Shard) -> None:
-    """One lock for the shards' records (a re-entrant one: put_record calls get_max_sequence_number)."""
-    lock = threading.RLock()
+    """One lock for the shards' records."""
     for name in _SHARD_METHODS:
-        setattr(shard_class, name, serialized(getattr(shard_class, name), lock))
+        setattr(shard_class, name, serialized(getattr(shard_class, name), KINESIS_SHARDS_LOCK))
 
 
 def serialize_dynamodb_writes(backend_class: type = DynamoDBBackend) -> None:
-    lock = threading.RLock()
     for name in _DYNAMODB_WRITES:
-        setattr(backend_class, name, serialized(getattr(backend_class, name), lock))
+        setattr(backend_class, name, serialized(getattr(backend_class, name), DYNAMODB_WRITES_LOCK))
+
+
+def last_sequence_number(shard: Shard) -> int:
+    """The shard's last sequence number handed out. moto derives it from the records it holds, so a shard
+    whose records were trimmed (retention) or not restored would hand out numbers again, and the processor,
+    which skips what is at or below its position, would skip new events: it is kept on the shard."""
+    kept: int = shard.__dict__.get("last_sequence_number", 0)
+    return max(kept, next(reversed(shard.records), 0))
+
+
+def keep_last_sequence_number(shard: Shard, number: int) -> None:
+    shard.__dict__["last_sequence_number"] = number
+
+
+def put_record(self: Shard, partition_key: str, data: str, explicit_hash_key: str) -> str:
+    """moto's `Shard.put_record` without listing every key to find the last (O(n) per put)."""
+    sequence_number = last_sequence_number(self) + 1
+    self.records[sequence_number] = Record(partition_key, data, sequence_number, explicit_hash_key)
+    keep_last_sequence_number(self, sequence_number)
+    return str(sequence_number)
+
+
+def get_max_sequence_number(self: Shard) -> int:
+    return next(reversed(self.records), 0)
+
+
+def get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
+    """moto's `Shard.get_records`, which walked every record from the first on each call (a long-running
+    stack's polls grew with every event it had taken). Sequence numbers are consecutive (put_record takes
+    the next), so the records after the iterator's are looked up by number."""
+    last = int(last_sequence_id)
+    results: list[Record] = []
+    if self.records:
+        newest = next(reversed(self.records))
+        number = max(last + 1, next(iter(self.records)))
+        while number <= newest and len(results) != limit:
+            record = self.records.get(number)
+            if record is not None:
+                results.append(record)
+                last = number
+            number += 1
+    behind = self.records[next(reversed(self.records))].created_at - results[-1].created_at if results else 0.0
+    return results, last, int(behind * 1000)
 
 
 _Snapshot = list[tuple[Table, Any, Any, Item | None]]
@@ -248,6 +298,9 @@ def all_items(self: Table) -> list[Item]:
 
 
 def apply_all() -> None:
+    Shard.put_record = put_record  # type: ignore[method-assign]
+    Shard.get_max_sequence_number = get_max_sequence_number  # type: ignore[method-assign]
+    Shard.get_records = get_records  # type: ignore[method-assign]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     serialize_kinesis_shards()

@@ -15,6 +15,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import waitress
@@ -23,6 +24,7 @@ from moto.core.common_models import BaseModel
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from errata_local.moto_patches import apply_all
+from errata_local.moto_state import StateDirectory
 
 _THREADS = 8  # the poller, the API, alert queues and a few concurrent ingest calls
 
@@ -53,14 +55,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto's server for the local stack")
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, help="keep the state here across restarts (moto_state)")
     args = parser.parse_args(argv)
     BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
     apply_all()
     _pass_raw_uri()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is load, not a fault
     signal.signal(signal.SIGTERM, _stop)
-    app = DomainDispatcherApplication(create_backend_app)
-    waitress.serve(app, host=args.host, port=args.port, threads=_THREADS, ident="moto", _quiet=True)
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    state = StateDirectory(args.data_dir) if args.data_dir else None
+    if state is not None:
+        state.journal_streams()
+        state.restore()
+        app = state.track_writes(app)
+        state.start()
+    try:
+        waitress.serve(app, host=args.host, port=args.port, threads=_THREADS, ident="moto", _quiet=True)
+    finally:
+        if state is not None:
+            state.stop()
 
 
 if __name__ == "__main__":

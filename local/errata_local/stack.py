@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import secrets
@@ -26,6 +27,8 @@ from errata_local.gateway import Gateway
 from errata_local.poller import EventSourceSettings, StreamPoller
 
 DEFAULT_PROJECT_ID = "1"
+CREDENTIALS_FILE = "credentials.json"
+AWS_STATE_DIR = "aws"  # errata_local.moto_state's snapshot and stream journal
 HANDLER_MODULES = (
     "functions.ingest.handler",
     "functions.process.handler",
@@ -62,6 +65,9 @@ def _check_port_free(port: int) -> None:
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server binds: connections of a stopped (or killed) stack left in TIME_WAIT do not hold the
+        # port, only a listening socket does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -124,10 +130,12 @@ class LocalStack:
         event_source: EventSourceSettings | None = None,
         alerting: AlertingOptions | None = None,
         linear_api_url: str = "",
+        data_dir: Path | None = None,
     ) -> None:
         self._linear_api_url = linear_api_url  # tests point Linear at a local server
         self._port = port
-        self._aws = EmbeddedAws(aws_port)
+        self._data_dir = data_dir  # None: everything in memory (tests, benchmarks)
+        self._aws = EmbeddedAws(aws_port, data_dir=data_dir / AWS_STATE_DIR if data_dir else None)
         self._event_source = event_source or EventSourceSettings()
         self._alerting = alerting or AlertingOptions()
         self._server: BaseWSGIServer | None = None
@@ -168,11 +176,7 @@ class LocalStack:
         os.environ.update(_QUIET_ENV)
         ingest, process, api, alert, notify = _handlers()
 
-        public_key = secrets.token_hex(16)
-        api_token = new_api_token()
-        projects = ProjectStore(self._aws.client("dynamodb"), settings.projects_table)
-        projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
-        projects.add_api_token(api_token, name="local")
+        public_key, api_token = self._credentials(ProjectStore(self._aws.client("dynamodb"), settings.projects_table))
 
         gateway = Gateway(local_invoke(ingest), local_invoke(api), on_ingest=self._wake_poller)
         self._server = make_server("127.0.0.1", self._port, gateway, threaded=True)
@@ -213,6 +217,24 @@ class LocalStack:
             alerting=resources,
         )
         return self.info
+
+    def _credentials(self, projects: ProjectStore) -> tuple[str, str]:
+        """The default project's DSN key and the local API token: the ones kept in the data directory if
+        the restored state still knows them (the DSN in every app's config stays valid), else new ones."""
+        kept = self._data_dir / CREDENTIALS_FILE if self._data_dir else None
+        if kept is not None and kept.exists():
+            saved = json.loads(kept.read_text())
+            project = projects.get_project(DEFAULT_PROJECT_ID)
+            if project and saved["public_key"] in project.public_keys and projects.api_token(saved["api_token"]):
+                return saved["public_key"], saved["api_token"]
+        public_key = secrets.token_hex(16)
+        api_token = new_api_token()
+        projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
+        projects.add_api_token(api_token, name="local")
+        if kept is not None:
+            kept.write_text(json.dumps({"public_key": public_key, "api_token": api_token}))
+            kept.chmod(0o600)  # it holds the token
+        return public_key, api_token
 
     def _put_channel_secrets(self, prefix: str) -> None:
         """Real channels for `errata dev`: stored as the deployed stage stores them (SSM SecureString)."""

@@ -20,10 +20,10 @@ from tests.integration.conftest import wait_for
 pytestmark = pytest.mark.integration
 
 
-def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c() -> None:
+def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port)],
+        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -54,9 +54,8 @@ def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c() -> Non
 
 def test_make_demo_fills_a_running_errata_dev_with_issues_a_newcomer_can_triage(tmp_path: Path) -> None:
     port = free_port()
-    outbox = tmp_path / "outbox"
     process = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--outbox", str(outbox)],
+        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -111,14 +110,14 @@ def _processes_with(marker: str) -> list[str]:
     return [line for line in listing.splitlines() if marker in line and "ps -eo" not in line]
 
 
-def test_a_busy_port_fails_at_once_with_the_reason_and_leaves_no_process() -> None:
+def test_a_busy_port_fails_at_once_with_the_reason_and_leaves_no_process(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
         result = subprocess.run(
-            [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port)],
+            [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -139,7 +138,7 @@ def test_stopping_only_the_parent_make_process_stops_the_whole_stack(tmp_path: P
             sys.executable,
             "-c",
             "import subprocess, sys; subprocess.run([sys.executable, '-m', 'errata_local.cli', 'dev', '--port', "
-            f"'{port}', '--outbox', '{tmp_path / 'outbox'}'])",
+            f"'{port}', '--data-dir', '{tmp_path}'])",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
