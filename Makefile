@@ -9,7 +9,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 
-.PHONY: dev demo test build synth deploy bench lint bootstrap bootstrap-node bootstrap-browser
+.PHONY: dev demo test build synth deploy bench lint bootstrap bootstrap-node bootstrap-browser bootstrap-native
 
 dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard URL
 	@PORT=$(PORT) $(UV) run --frozen errata dev --port $(PORT)$(if $(filter 1 yes true,$(RESET)), --reset)$(if $(DATA_DIR), --data-dir $(DATA_DIR))
@@ -17,7 +17,7 @@ dev: bootstrap ## run Errata locally: prints the DSN, API token and dashboard UR
 demo: bootstrap ## send a few realistic errors to a running `make dev`
 	@$(UV) run --frozen errata demo
 
-test: bootstrap bootstrap-node bootstrap-browser build ## lint, type-check and run every test
+test: bootstrap bootstrap-node bootstrap-browser bootstrap-native build ## lint, type-check and run every test
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy shared local functions infra sdk/errata_sdk
@@ -39,6 +39,7 @@ bench: bootstrap bootstrap-node
 	$(UV) run --frozen python bench/pipeline.py --events 300
 	$(UV) run --frozen python bench/alert_latency.py --issues 200
 	$(UV) run --frozen python bench/idle_cpu.py --seconds 30
+	$(UV) run --frozen python bench/peer.py
 
 lint: bootstrap
 	$(UV) run --frozen ruff check --fix .
@@ -51,6 +52,10 @@ bootstrap:
 # The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
 bootstrap-browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The native symbolication tests build a C and a Rust program and read them with binutils (Debian's packages).
+bootstrap-native:
+	@command -v gcc >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1 && command -v addr2line >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc rustc binutils >/dev/null; }
 
 bootstrap-node:
 	@[ -x node_modules/.bin/cdk ] && [ -x node_modules/.bin/node ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --loglevel=error

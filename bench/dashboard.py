@@ -64,7 +64,7 @@ def _load(stack: LocalStack, issues: int, events: int, rng: random.Random) -> li
                 "last_release": release,
                 "release_key": f"1#{release}",
                 "environment": "production",
-                "grouping_config": "errata:2026-11-28",
+                "grouping_config": "errata:2026-12-03",
                 "revision": 1,
                 "payload_key": f"projects/1/issues/{issue_id}/latest.json",
                 "impact": Decimal(str(impact_after(None, max(1, count // 3), count, "error", last))),

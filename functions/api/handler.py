@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from errata.api import alert_rules, hooks, integrations, issues, login, projects, releases, users
+from errata.api import alert_rules, debug_files, hooks, integrations, issues, login, projects, releases, users
 from errata.api.access import authorize
 from errata.api.errors import register_error_handlers
 from errata.api.login import cognito_login
@@ -20,7 +20,7 @@ logger = Logger(service="api")
 app = APIGatewayHttpResolver(enable_validation=True)
 app.use(middlewares=[authorize])
 register_error_handlers(app)
-for resource in (projects, issues, alert_rules, releases, users, integrations, hooks, login):
+for resource in (projects, issues, alert_rules, releases, debug_files, users, integrations, hooks, login):
     app.include_router(resource.router)
 
 

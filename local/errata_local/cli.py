@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from errata_sdk import artifacts
+from errata_sdk import artifacts, difs
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     redrive.set_defaults(run=_redrive)
 
     artifacts.add_commands(commands)  # sourcemaps upload, proguard upload: the SDK's own uploader
+    difs.add_commands(commands)  # difs upload: native debug files
     args = parser.parse_args(argv)
     return artifacts.run(args)
 

@@ -15,7 +15,7 @@ Each patch fixes a cause the local stack measured, keeps moto's answers byte-for
   failed condition, so the local stack slowed down as its tables grew (bench/pipeline.py: 6 events/s end to
   end over 1,000 events). Only the items the transaction touches are copied and restored now. DynamoDB
   writes take turns (one re-entrant lock for every table), so a rollback cannot undo another request's
-  write, which the table swap could.
+  write, which the table swap could; reads take the same turns, so none sees an item half updated.
 - Responses of DynamoDB's data-plane actions (items, keys, counts) went through moto's shape-driven
   serializer, a third of the server's CPU under load; their result is plain JSON already and is dumped.
 - Finding the backend of each request listed moto's package directory on disk; the list is read once.
@@ -56,6 +56,9 @@ from moto.kinesis.models import Record, Shard
 
 _SHARD_METHODS = ("put_record", "get_records", "get_min_sequence_number", "get_max_sequence_number")
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# Reads take the same turns: moto applies an update's actions to the stored item one by one, so a read
+# between them saw an item half written (an issue without its type), which DynamoDB never shows.
+_DYNAMODB_READS = ("get_item", "query", "scan")
 # Actions whose result holds only items, keys, counts and consumed capacity: no timestamps or other shapes
 # that the serializer would reformat.
 _PLAIN_JSON_ACTIONS = frozenset(
@@ -95,7 +98,7 @@ def serialize_kinesis_shards(shard_class: type = Shard) -> None:
 
 
 def serialize_dynamodb_writes(backend_class: type = DynamoDBBackend) -> None:
-    for name in _DYNAMODB_WRITES:
+    for name in (*_DYNAMODB_WRITES, *_DYNAMODB_READS):
         setattr(backend_class, name, serialized(getattr(backend_class, name), DYNAMODB_WRITES_LOCK))
 
 

@@ -24,9 +24,11 @@ version's is set aside and the stack starts from the journal alone.
 from __future__ import annotations
 
 import copyreg
+import ctypes
 import os
 import pickle
 import re
+import signal
 import sqlite3
 import sys
 import threading
@@ -42,6 +44,7 @@ from typing import Any
 import moto
 from moto import backends
 from moto.kinesis.models import KinesisBackend, Record, Stream
+from moto.s3.models import FakeKey
 
 from errata_local import moto_patches
 
@@ -50,6 +53,7 @@ JOURNAL_FILE = "stream-journal.sqlite3"
 PERSISTED_SERVICES = ("dynamodb", "s3", "sqs", "kinesis")
 _FORMAT = f"moto {moto.__version__}, python {sys.version_info.major}.{sys.version_info.minor}"
 MIN_SNAPSHOT_INTERVAL_SECONDS = 1.0
+SNAPSHOT_TIMEOUT_SECONDS = 120.0
 SNAPSHOT_DUTY = 5  # wait at least five times the last snapshot's duration before the next one
 RETENTION_SECONDS = 24 * 3600  # Kinesis' default retention: older records leave the journal and the shard
 _TRIM_EVERY_SECONDS = 60.0
@@ -254,11 +258,14 @@ class StateDirectory:
         self.journal.trim(before)
 
     def snapshot_in_child(self) -> None:
+        server = os.getpid()
         with _consistent():
             pid = os.fork()
-            if pid == 0:  # the child: a frozen copy of the server's memory
+            if pid == 0:  # the child: a frozen copy of the server's memory, and this thread alone
                 code = 1
                 try:
+                    _die_with(server)
+                    _read_keys_without_their_locks()
                     self._write_snapshot(f".{os.getpid()}.tmp")
                     code = 0
                 except BaseException:
@@ -266,7 +273,13 @@ class StateDirectory:
                 finally:
                     os._exit(code)
         self._child = pid
-        os.waitpid(pid, 0)
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT_SECONDS
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:  # never one stuck child holding every later snapshot back
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                break
+            time.sleep(0.02)
         self._child = None
 
     def stop(self) -> None:
@@ -301,6 +314,33 @@ class StateDirectory:
             if keep_records:
                 for shard, records in kept.values():
                     shard.records = records
+
+
+def _die_with(server: int) -> None:
+    """A snapshot child of a killed server must not write an old state over the next server's."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != server:
+        os._exit(1)
+
+
+def _key_state_without_lock(key: FakeKey) -> dict[str, Any]:
+    state = key.__dict__.copy()
+    buffer = state.pop("_value_buffer")
+    try:
+        buffer.seek(0)
+        state["value"] = buffer.read()
+    except ValueError:  # a deleted key's closed buffer, as moto's own __getstate__ allows
+        state["value"] = ""
+    state.pop("lock", None)
+    return state
+
+
+def _read_keys_without_their_locks() -> None:
+    """In the forked child only. moto's FakeKey pickles its value under the key's lock; a request thread of
+    the server that held one at the fork holds it forever in the child (threads are not forked), and the
+    child would wait forever. The child is alone, so it reads without the lock."""
+    FakeKey.__getstate__ = _key_state_without_lock  # type: ignore[method-assign,assignment]
 
 
 def _then(method: Callable[..., Any], after: Callable[[], None]) -> Callable[..., Any]:

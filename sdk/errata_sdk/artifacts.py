@@ -213,7 +213,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="errata", description="Upload release artifacts to Errata.")
-    add_commands(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_commands(commands)
+    from errata_sdk import difs  # it builds on this module's HTTP helpers
+
+    difs.add_commands(commands)
     return run(parser.parse_args(argv))
 
 

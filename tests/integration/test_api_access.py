@@ -42,6 +42,17 @@ _BODIES = {
     ("PATCH", "/api/projects/{project_id}"): {"sample_size": 3},
     ("PATCH", "/api/projects/{project_id}/issues/{issue_id}"): {"status": "resolved"},
     ("POST", "/api/projects/{project_id}/deploys"): {"release": "api@1.0.0"},
+    ("POST", "/api/projects/{project_id}/debug-files"): {
+        "files": [
+            {
+                "name": "libshop.so",
+                "debug_id": "c356f04c-5ca7-5fd0-fd03-5be3636f4c21",
+                "kind": "debug_file",
+                "format": "elf",
+                "size": 10,
+            }
+        ]
+    },
     ("POST", "/api/projects/{project_id}/releases/{version}/artifacts"): {
         "files": [{"name": "app.js.map", "size": 10, "kind": "source_map"}]
     },

@@ -1,5 +1,6 @@
-"""Grouping, config errata:2026-11-28: vendor frames, per-platform names, recursion, chains and groups,
-project rules, config versioning, and that values in messages never make a new issue."""
+"""Grouping, config errata:2026-12-03 (as errata:2026-11-28 but for native frames): vendor frames,
+per-platform names, recursion, chains and groups, project rules, config versioning, and that values in
+messages never make a new issue."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from errata.grouping.fingerprint import CURRENT_CONFIG, LEGACY_CONFIGS, fingerprint_event
+from errata.grouping.fingerprint import CURRENT_CONFIG, LEGACY_CONFIGS, GroupingConfig, fingerprint_event
 from errata.grouping.frames import collapse_recursion, frame_key, is_in_app
 from errata.grouping.rules import InvalidRule, parse_rules
 from errata.models.event import Frame, SentryEvent
@@ -247,15 +248,19 @@ def test_bad_rules_say_which_line_and_why(text: str, reason: str) -> None:
         parse_rules(text)
 
 
+def _config(config_id: str) -> GroupingConfig:
+    return next(config for config in LEGACY_CONFIGS if config.id == config_id)
+
+
 def test_each_event_also_carries_the_ids_of_earlier_configs() -> None:
     event = _event([{"abs_path": "/srv/app/x.py", "function": "f", "module": "app.x"}], platform="python")
     grouped = fingerprint_event(event)
     assert grouped.config == CURRENT_CONFIG.id
-    assert len(grouped.legacy_ids) == len(LEGACY_CONFIGS) == 1
-    assert grouped.legacy_ids[0] != grouped.issue_id
-    # The legacy config is frozen: it still computes what it computed when issues were made with it.
-    legacy = fingerprint_event(event, config=LEGACY_CONFIGS[0], legacy=())
-    assert legacy.issue_id == grouped.legacy_ids[0]
+    assert len(grouped.legacy_ids) == len(LEGACY_CONFIGS) == 2
+    assert grouped.issue_id not in grouped.legacy_ids
+    # A legacy config is frozen: it still computes what it computed when issues were made with it.
+    legacy = fingerprint_event(event, config=_config("errata:2026-11-27"), legacy=())
+    assert legacy.issue_id == grouped.legacy_ids[1]
     assert legacy.components == ("type:ValueError", "frame:app.x:f")
 
 
@@ -323,5 +328,5 @@ def test_the_legacy_config_still_computes_what_it_computed_when_it_was_current()
         assert parameterize_message(message, LEGACY_PATTERNS) == expected
     for payload, issue_id in golden["events"]:
         event = SentryEvent.model_validate(payload)
-        assert fingerprint_event(event, config=LEGACY_CONFIGS[0], legacy=()).issue_id == issue_id
+        assert fingerprint_event(event, config=_config("errata:2026-11-27"), legacy=()).issue_id == issue_id
         assert issue_id in (fingerprint_event(event).legacy_ids or (fingerprint_event(event).issue_id,))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 
 import pytest
 from moto.kinesis.models import Shard
+from moto.s3.models import FakeKey
 
-from errata_local import moto_patches
+from errata_local import moto_patches, moto_state
 from errata_local.aws import EmbeddedAws
 from errata_local.moto_state import SNAPSHOT_FILE, changes_state
 
@@ -121,3 +123,15 @@ def test_kill_9_keeps_every_acknowledged_record_and_the_last_snapshot(tmp_path: 
         assert len(_records(third, "events")) == 6
     finally:
         third.stop()
+
+
+def test_a_snapshot_child_reads_an_s3_object_whose_lock_a_vanished_thread_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the fork only the snapshot thread exists: a key lock another request thread held stays held."""
+    monkeypatch.setattr(FakeKey, "__getstate__", FakeKey.__getstate__)  # undone after the test
+    key = FakeKey("payload.json", b'{"event": 1}', account_id="123456789012", region_name="us-east-1")
+    assert key.lock.acquire()  # as a request thread held it at the fork
+    moto_state._read_keys_without_their_locks()
+    restored = pickle.loads(pickle.dumps(key))
+    assert restored.value == b'{"event": 1}'

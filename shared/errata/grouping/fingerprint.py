@@ -107,18 +107,18 @@ def _platform(event: SentryEvent, exceptions: list[ExceptionValue]) -> str | Non
     return (event.platform or "").lower() or None
 
 
-def _components(event: SentryEvent) -> tuple[str, ...]:
+def _components(event: SentryEvent, native_keys: bool = True) -> tuple[str, ...]:
     exceptions = event.exceptions
     platform = _platform(event, exceptions)
     culprit = grouping_culprit(exceptions)
     if culprit is None:
-        thread_keys = grouping_frames(event.thread_frames, platform)
+        thread_keys = grouping_frames(event.thread_frames, platform, native_keys)
         if thread_keys:
             return tuple(key.component() for key in thread_keys)
         return (f"message:{parameterize_message(event.message_template or '')}",)
     exception = culprit.exception
     frames, borrowed_chain = _stack_frames(exception, exceptions)
-    keys = grouping_frames(frames, platform)
+    keys = grouping_frames(frames, platform, native_keys)
     if not keys:
         components: tuple[str, ...] = (
             f"type:{qualified_type(exception)}",
@@ -144,8 +144,51 @@ class GroupingConfig:
     components: ComponentsFn
 
 
-LEGACY_CONFIGS: tuple[GroupingConfig, ...] = (GroupingConfig("errata:2026-11-27", _legacy_components),)
-CURRENT_CONFIG = GroupingConfig("errata:2026-11-28", _components)
+def _components_2026_11_28(event: SentryEvent) -> tuple[str, ...]:
+    """Native frames as any other (file stem and function): an unsymbolicated one had neither."""
+    return _components(event, native_keys=False)
+
+
+# --- errata:2026-12-03: native frames by function, else image + relative address (grouping/frames.py) ----
+
+
+def as_sent(event: SentryEvent) -> SentryEvent | None:
+    """The event as its SDK sent it, before native symbolication expanded and named its frames; None when
+    no frame was symbolicated. Its hash is the issue such an event opened before its debug file was
+    uploaded: a symbolicated event looks that issue up too (as a legacy id), so uploading symbols never
+    splits an issue."""
+    changed = False
+    copy = event.model_copy(deep=True)
+    stacks = [e.stacktrace for e in copy.exceptions if e.stacktrace]
+    stacks += [t.stacktrace for t in (copy.threads.values if copy.threads else []) if t.stacktrace]
+    for stack in stacks:
+        frames: list[Frame] = []
+        for frame in stack.frames:
+            data = frame.data or {}
+            if not data.get("symbolicated"):
+                frames.append(frame)
+                continue
+            changed = True
+            if data.get("inlined"):
+                continue
+            sent = data.get("sent_function")
+            frames.append(
+                Frame(
+                    package=frame.package,
+                    in_app=frame.in_app,
+                    function=sent if isinstance(sent, str) else None,
+                    data={"image": data.get("image"), "relative_addr": data.get("relative_addr")},
+                )
+            )
+        stack.frames = frames
+    return copy if changed else None
+
+
+LEGACY_CONFIGS: tuple[GroupingConfig, ...] = (
+    GroupingConfig("errata:2026-11-28", _components_2026_11_28),
+    GroupingConfig("errata:2026-11-27", _legacy_components),
+)
+CURRENT_CONFIG = GroupingConfig("errata:2026-12-03", _components)
 GROUPING_CONFIG = CURRENT_CONFIG.id
 
 
@@ -183,10 +226,14 @@ def fingerprint_event(
     components = _config_components(config, event, rule)
     issue_id = _hash(config, components)
     legacy_ids = []
+    unsymbolicated = as_sent(event)
+    if unsymbolicated is not None:
+        legacy_ids.append(_hash(config, _config_components(config, unsymbolicated, rule)))
     for older in legacy:
         older_id = _hash(older, _config_components(older, event, rule))
         if older_id != issue_id and older_id not in legacy_ids:
             legacy_ids.append(older_id)
+    legacy_ids = [older_id for older_id in legacy_ids if older_id != issue_id]
     culprit = grouping_culprit(event.exceptions)
     exception = culprit.exception if culprit else None
     title = _title(event, _outermost(event.exceptions) or exception)
@@ -212,12 +259,28 @@ def _outermost(exceptions: list[ExceptionValue]) -> ExceptionValue | None:
 
 def _title(event: SentryEvent, exception: ExceptionValue | None) -> str:
     if exception is not None:
-        name = exception.type or "Error"
+        name = exception.type or _crash_reason(exception) or "Error"
         title = f"{name}: {exception.value}" if exception.value else name
     else:
         title = event.message_text or "<no message>"
     first_line = title.strip().splitlines()[0] if title.strip() else title
     return first_line[:200]
+
+
+_SIGNALS = {4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 11: "SIGSEGV"}
+
+
+def _crash_reason(exception: ExceptionValue) -> str | None:
+    """A native crash sent without a type: the signal (or Mach exception) that killed it, as Sentry titles it."""
+    meta = exception.mechanism.meta if exception.mechanism else None
+    signal = meta.get("signal") if isinstance(meta, dict) else None
+    if isinstance(signal, dict):
+        name = signal.get("name")
+        return str(name) if isinstance(name, str) and name else _SIGNALS.get(signal.get("number"))  # type: ignore[arg-type]
+    mach = meta.get("mach_exception") if isinstance(meta, dict) else None
+    if isinstance(mach, dict) and isinstance(mach.get("name"), str):
+        return str(mach["name"])
+    return None
 
 
 def _where(event: SentryEvent, exception: ExceptionValue | None) -> str | None:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from errata.models.event import Frame
+from errata.symbolication.demangle import function_name
 
 _VENDOR_PATH = re.compile(
     r"(?:^|/)(?:site-packages|dist-packages|node_modules|vendor/bundle|\.bundle|gems)/"
@@ -27,6 +28,11 @@ _VENDOR_PATH = re.compile(
     r"|^(?:node:)?internal/|^node:"  # Node core
     r"|(?:^|/)lib/python\d(?:\.\d+)?/(?!site-packages)"  # the Python standard library
     r"|^<frozen |^<string>$",
+)
+# Native code that is not the app's (grouping config errata:2026-12-03 on): Rust's standard library and
+# crates, C/C++ system headers, libc's sources, and a frame with no source path at all.
+_NATIVE_VENDOR_PATH = re.compile(
+    r"^/rustc/[0-9a-f]{7,40}/|(?:^|/)\.cargo/registry/|^/usr/(?:local/)?include/|^/usr/src/|(?:^|/)glibc-[^/]+/"
 )
 _VENDOR_MODULE = re.compile(
     r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|groovy|org\.springframework|org\.apache|"
@@ -55,6 +61,7 @@ _JS_ANONYMOUS = {"", "<anonymous>", "Object.<anonymous>", "anonymous", "?"}
 _JS_PLATFORMS = {"javascript", "node", "typescript"}
 _JS_ALIAS = re.compile(r" \[as [^\]]*\]$")  # V8's `Layer.handle [as handle_request]`
 _DOTNET_PLATFORMS = {"csharp", "dotnet", "fsharp", "vb"}
+NATIVE_PLATFORMS = frozenset({"native", "c", "cpp", "rust", "swift", "objc", "cocoa"})
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,19 @@ def frame_key(frame: Frame, platform: str | None) -> FrameKey:
     return FrameKey(module=module, function=normalize_name(function) or "?")
 
 
+def native_frame_key(frame: Frame) -> FrameKey:
+    """A native frame: its function without the parameter list once it has a name (from the debug file or
+    the SDK), else its image and the address relative to where the image was loaded, which ASLR does not
+    change (errata.symbolication.native). Never the absolute address: each run of a process would be an
+    issue of its own."""
+    data = frame.data or {}
+    if frame.function:
+        return FrameKey(module="", function=normalize_name(function_name(frame.function)) or "?")
+    image = str(data.get("image") or posixpath.basename((frame.package or "").replace("\\", "/")) or "?").lower()
+    address = data.get("relative_addr")
+    return FrameKey(module=normalize_name(image), function=f"+{address}" if isinstance(address, str) else "?")
+
+
 def collapse_recursion(keys: Sequence[FrameKey], max_cycle: int = 3) -> list[FrameKey]:
     """Direct recursion (f f f) and short cycles (f g f g) contribute once, whatever the depth."""
     result: list[FrameKey] = []
@@ -230,9 +250,24 @@ def _text_trace_in_app(frames: list[Frame]) -> list[Frame]:
     return [f for f in frames if f.module and f.module.startswith(prefix)]
 
 
-def grouping_frames(frames: Sequence[Frame], platform: str | None) -> list[FrameKey]:
+def is_native_stack(frames: Sequence[Frame], platform: str | None) -> bool:
+    return platform in NATIVE_PLATFORMS or any("relative_addr" in (frame.data or {}) for frame in frames)
+
+
+def _native_in_app(frame: Frame) -> bool:
+    if frame.in_app is not None:
+        return frame.in_app
+    path = (frame.abs_path or frame.filename or "").replace("\\", "/")
+    return bool(path) and not _NATIVE_VENDOR_PATH.search(path) and not _VENDOR_PATH.search(path)
+
+
+def grouping_frames(frames: Sequence[Frame], platform: str | None, native_keys: bool = True) -> list[FrameKey]:
     """The frame keys that identify a stack: the innermost in-app frames when there are any, else the
-    innermost frames; generated code never; recursion once."""
+    innermost frames; generated code never; recursion once. Native stacks (with `native_keys`, from
+    errata:2026-12-03): see native_frame_key."""
+    if native_keys and is_native_stack(frames, platform):
+        chosen = ([frame for frame in frames if _native_in_app(frame)] or list(frames))[-_KEY_WINDOW:]
+        return collapse_recursion([native_frame_key(frame) for frame in chosen])[-MAX_GROUPING_FRAMES:]
     written = [frame for frame in frames if not is_generated(frame)]
     if platform == "go":
         written = drop_go_panic_handlers(written)

@@ -59,3 +59,59 @@ class ArtifactList(BaseModel):
     release: str
     artifacts: list[ArtifactView]
     next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null at the end")
+
+
+NATIVE_DEBUG_ID = (
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}(?:-?[0-9a-fA-F]{1,8})?$"
+)
+
+
+class DebugFile(BaseModel):
+    """One native debug file a build wants to upload (`errata difs upload` reads these from the file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f/\\]+$", examples=["libshop.so"])
+    debug_id: str = Field(pattern=NATIVE_DEBUG_ID, examples=["c356f04c-5ca7-5fd0-fd03-5be3636f4c21"])
+    kind: Literal["debug_file", "breakpad", "symbol_table"] = Field(
+        description="debug_file: DWARF or PDB (lines, inlined frames); breakpad: a .sym file; symbol_table: names"
+    )
+    format: Literal["elf", "macho", "pe", "pdb", "breakpad", "wasm"]
+    arch: str = Field(default="unknown", max_length=32)
+    code_id: str | None = Field(default=None, max_length=128, pattern=r"^[0-9a-fA-F]*$")
+    size: int = Field(ge=1, le=2 * 1024**3, description="bytes; signed into the upload URL")
+
+
+class DebugFileUploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[DebugFile] = Field(min_length=1, max_length=200)
+
+
+class DebugFileSlot(UploadSlot):
+    debug_id: str
+
+
+class DebugFileUploadPlan(BaseModel):
+    expires_in: int = Field(description="seconds the URLs stay valid")
+    uploads: list[DebugFileSlot] = Field(description="one per file, in the request's order")
+
+
+class StoredDebugFile(BaseModel):
+    debug_id: str
+    kind: str
+    size: int
+    last_modified: str
+
+
+class MissingDebugFile(BaseModel):
+    debug_id: str
+    code_file: str = Field(description="the image's file name as events reported it")
+    last_seen: str
+
+
+class DebugFileList(BaseModel):
+    debug_files: list[StoredDebugFile]
+    missing: list[MissingDebugFile] = Field(
+        description="images that recent events referenced while no debug file for them had been uploaded"
+    )

@@ -60,6 +60,7 @@ class Mechanism(_Lenient):
     exception_id: int | None = None
     parent_id: int | None = None
     is_exception_group: bool | None = None
+    meta: dict[str, Any] | None = None  # native crashes: {"signal": {"number", "name"}}, {"mach_exception"}
 
 
 class ExceptionValue(_Lenient):

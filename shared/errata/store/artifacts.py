@@ -6,6 +6,11 @@ Keys:
   convention: `~/` stands for any scheme and host). Release and name are percent-encoded.
 - `projects/<project>/debug-ids/<debug id>/<kind>`: by debug ID (a UUID in the map and the bundle), which
   identifies a build whatever the release or file name.
+- `projects/<project>/native/<debug id>/<kind>`: native debug files (ELF, Mach-O, PDB, PE, WASM, Breakpad)
+  by the debug id of the image they describe (a UUID, plus an age for PDBs), never by release: one build's
+  symbols serve every release that ships it. `symcache-<version>` beside them is the processor's converted
+  lookup table; `projects/<project>/native-missing/<debug id>/<code file>` marks an image that events
+  referenced while no debug file was there.
 
 Uploads never pass through the API: the API hands out presigned PUT URLs with the size signed in, so a
 build pipeline needs no AWS credentials and a 50 MB map does not meet API Gateway's 10 MB limit.
@@ -20,6 +25,7 @@ opened a second, permanent issue. Objects expire by the bucket's lifecycle; an a
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +37,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from errata.store.dynamo import decode_cursor, encode_cursor
 
 ArtifactKind = Literal["minified_source", "source_map", "proguard"]
+# Tried in this order: DWARF or PDB (lines, inlined frames), then Breakpad (lines), then a symbol table alone.
+NativeKind = Literal["debug_file", "breakpad", "symbol_table"]
+NATIVE_KINDS: tuple[NativeKind, ...] = ("debug_file", "breakpad", "symbol_table")
+_NATIVE_ID = re.compile(
+    r"^([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})(?:-?([0-9a-fA-F]{1,8}))?$"
+)
 MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
 UPLOAD_URL_SECONDS = 900
 MAX_KEY_BYTES = 1024
@@ -58,6 +70,39 @@ def debug_id_key(project_id: str, debug_id: str, kind: ArtifactKind) -> str:
 def normalize_debug_id(debug_id: str) -> str:
     """Raises ValueError unless it is a UUID (with or without dashes, any case)."""
     return str(uuid.UUID(debug_id.strip()))
+
+
+def normalize_native_debug_id(debug_id: str) -> str:
+    """`<uuid>` or `<uuid>-<age in hex>` (a PDB's age; 0 is left out), lower case, as Sentry writes them.
+    Raises ValueError for anything else (a path segment must not come from an event unchecked)."""
+    match = _NATIVE_ID.match(debug_id.strip())
+    if match is None:
+        raise ValueError(f"not a debug id: {debug_id[:80]!r}")
+    age = int(match.group(2), 16) if match.group(2) else 0
+    return str(uuid.UUID(match.group(1))) + (f"-{age:x}" if age else "")
+
+
+def native_prefix(project_id: str) -> str:
+    return f"projects/{project_id}/native/"
+
+
+def native_file_key(project_id: str, debug_id: str, kind: NativeKind | str) -> str:
+    return f"{native_prefix(project_id)}{normalize_native_debug_id(debug_id)}/{kind}"
+
+
+def native_uploads_key(project_id: str) -> str:
+    """Written by the API whenever it hands out upload URLs for debug files: the processor, which remembers
+    a missing debug file for a minute, looks here every few seconds and forgets what it remembered."""
+    return f"projects/{project_id}/native-uploads"
+
+
+def missing_native_prefix(project_id: str) -> str:
+    return f"projects/{project_id}/native-missing/"
+
+
+def missing_native_key(project_id: str, debug_id: str, code_file: str) -> str:
+    name = code_file.replace("\\", "/").rsplit("/", 1)[-1][:200] or "unknown"
+    return f"{missing_native_prefix(project_id)}{normalize_native_debug_id(debug_id)}/{quote(name, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +156,10 @@ class ArtifactStore:
         """Up to `limit` artifacts of the release in name order, and the cursor of the next page: S3's
         continuation token, wrapped with the prefix it belongs to so a cursor of another listing is refused
         (InvalidCursor) before S3 sees it."""
-        prefix = release_prefix(project_id, release)
+        return self.page_under(release_prefix(project_id, release), limit, cursor)
+
+    def page_under(self, prefix: str, limit: int, cursor: str | None = None) -> tuple[list[StoredArtifact], str | None]:
+        """The objects under `prefix`, named relative to it (see `page`)."""
         request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": limit}
         if cursor:
             request["ContinuationToken"] = decode_cursor(cursor, ("prefix", prefix), {"prefix", "token"})["token"]["S"]
@@ -129,6 +177,22 @@ class ArtifactStore:
         ]
         token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
         return found, encode_cursor({"prefix": {"S": prefix}, "token": {"S": token}}) if token else None
+
+    def write(self, key: str, body: bytes) -> None:
+        """The processor's own derived files (a converted symbol cache, a missing-file marker). A failed
+        write only costs a conversion or a marker later: it is logged, never raised."""
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=UPLOAD_CONTENT_TYPE)
+        except (ClientError, BotoCoreError):
+            logger.warning("artifact not written", exc_info=True, extra={"key": key})
+
+    def last_modified(self, key: str) -> datetime | None:
+        """When the object was last written; None if it does not exist or S3 did not say."""
+        try:
+            modified: datetime = self._s3.head_object(Bucket=self._bucket, Key=key)["LastModified"]
+        except (ClientError, BotoCoreError):
+            return None
+        return modified
 
     def read(self, key: str, max_bytes: int = MAX_ARTIFACT_BYTES) -> bytes | None:
         try:

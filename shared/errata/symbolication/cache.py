@@ -61,5 +61,8 @@ class ArtifactCache(Generic[V]):
                 self.bytes -= evicted
         return value
 
+    def forget_miss(self, key: Hashable) -> None:
+        self._misses.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -6,10 +6,13 @@ import logging
 import os
 from typing import Any
 
+from symbolic.symcache import SymCache
+
 from errata.models.event import event_frames
 from errata.store.artifacts import ArtifactStore, ArtifactUnavailable
 from errata.symbolication.cache import ArtifactCache
 from errata.symbolication.go_paths import strip_go_build_path
+from errata.symbolication.native import NativeResolver
 from errata.symbolication.proguard import ParsedMapping, ProguardResolver
 from errata.symbolication.sourcemaps import ParsedMap, SourceMapResolver
 
@@ -20,10 +23,12 @@ CACHE_MB_ENV = "ERRATA_SYMBOLICATION_CACHE_MB"
 class Symbolicator:
     def __init__(self, artifacts: ArtifactStore, cache_bytes: int | None = None) -> None:
         budget = cache_bytes if cache_bytes is not None else int(os.environ.get(CACHE_MB_ENV, "256")) * 1024 * 1024
-        self.source_map_cache: ArtifactCache[ParsedMap] = ArtifactCache(max_bytes=budget * 3 // 4)
+        self.source_map_cache: ArtifactCache[ParsedMap] = ArtifactCache(max_bytes=budget // 2)
         self.proguard_cache: ArtifactCache[ParsedMapping] = ArtifactCache(max_bytes=budget // 4)
+        self.native_cache: ArtifactCache[SymCache] = ArtifactCache(max_bytes=budget // 4)
         self._sourcemaps = SourceMapResolver(artifacts, self.source_map_cache)
         self._proguard = ProguardResolver(artifacts, self.proguard_cache)
+        self._native = NativeResolver(artifacts, self.native_cache)
 
     def symbolicate(self, project_id: str, payload: dict[str, Any]) -> bool:
         """Resolves the payload's frames in place; records what failed in its `errors`. Returns whether any
@@ -36,7 +41,9 @@ class Symbolicator:
             errors.extend(error.as_event_error() for error in map_errors)
             deobfuscated, mapping_errors = self._proguard.symbolicate(project_id, payload)
             errors.extend(mapping_errors)
-            changed = resolved > 0 or deobfuscated
+            native, native_errors = self._native.symbolicate(project_id, payload)
+            errors.extend(native_errors)
+            changed = resolved > 0 or deobfuscated or native
             if platform == "go":
                 for frame in event_frames(payload):
                     changed = strip_go_build_path(frame) or changed
