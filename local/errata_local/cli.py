@@ -16,6 +16,12 @@ from errata_sdk import artifacts, difs
 
 
 def _dev(args: argparse.Namespace) -> int:
+    stopped = threading.Event()
+    # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
+    # the event makes the second one harmless, where a KeyboardInterrupt would break the shutdown. Installed
+    # before start-up, so a Ctrl-C while it starts stops it once started instead of printing a traceback.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
     from errata_local.stack import AlertingOptions, LocalStack, PortInUse
 
     data_dir = Path(args.data_dir).resolve()
@@ -65,11 +71,6 @@ def _dev(args: argparse.Namespace) -> int:
         "`make dev RESET=1` starts clean). Ctrl-C stops it.",
         flush=True,
     )
-    stopped = threading.Event()
-    # Ctrl-C reaches us twice under `uv run` (from the terminal and forwarded by uv): a handler that only sets
-    # the event makes the second one harmless, where a KeyboardInterrupt would break the shutdown.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
     ancestors = _ancestors()
     try:
         while not stopped.wait(0.5):

@@ -316,10 +316,15 @@ class StateDirectory:
                     shard.records = records
 
 
+# Looked up once, in the server: a forked child must not dlopen (a thread that held the loader's lock at the
+# fork holds it forever in the child, and the child would wait forever).
+_PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
 def _die_with(server: int) -> None:
     """A snapshot child of a killed server must not write an old state over the next server's."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != server:
         os._exit(1)
 

@@ -159,3 +159,20 @@ def test_stopping_only_the_parent_make_process_stops_the_whole_stack(tmp_path: P
 def _port_open(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ctrl_c_while_it_starts_stops_it_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(1.5)  # the interpreter is up, the stack is still starting (its banner comes after some seconds)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert "Errata stopped." in output
+    wait_for(lambda: not _processes_with(f"--port {port}") and not _port_open(port), timeout=10)
