@@ -208,6 +208,14 @@ def _wait_for_port(port: int, process: subprocess.Popen[Any], what: str) -> None
     raise SystemExit(f"{what} did not listen on {port}")
 
 
+def _stop(process: subprocess.Popen[Any], signum: int) -> None:
+    process.send_signal(signum)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 # --- the two servers --------------------------------------------------------------------------------------
 
 
@@ -248,11 +256,7 @@ def run_errata(bodies: list[bytes], senders: int, patience: float) -> Result:
             "errata", f"http://127.0.0.1:{port}/api/1/envelope/", key, bodies, senders, counted, stack.pid, patience
         )
     finally:
-        stack.send_signal(signal.SIGINT)
-        try:
-            stack.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stack.kill()
+        _stop(stack, signal.SIGINT)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -329,11 +333,7 @@ def run_bugsink(bodies: list[bytes], senders: int, patience: float) -> Result:
         url = f"http://127.0.0.1:{port}/api/{project_id}/envelope/"
         return feed("bugsink", url, key, bodies, senders, counted, server.pid, patience)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server, signal.SIGTERM)
         shutil.rmtree(home, ignore_errors=True)
 
 
