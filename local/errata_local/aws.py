@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -64,6 +65,9 @@ def local_aws_environment(endpoint: str) -> dict[str, str]:
     }
 
 
+STATE_STATUS_PATH = "/_errata/state"  # the moto server's snapshot status (errata_local.moto_state)
+
+
 def _die_with_parent() -> None:
     """Linux's PR_SET_PDEATHSIG: the moto server gets SIGTERM when the process that started it dies, even
     by kill -9, so it never outlives the stack as an orphan holding its port."""
@@ -106,11 +110,27 @@ class EmbeddedAws:
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
+            try:  # with a data directory, the server saves its last snapshot first: give it the time
+                self._process.wait(timeout=10 if self.data_dir is None else 120)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+    def state(self) -> dict[str, Any]:
+        """With a data directory: how many writes the server answered and how many its snapshot holds."""
+        with urllib.request.urlopen(f"{self.endpoint}{STATE_STATUS_PATH}", timeout=10) as response:  # noqa: S310
+            status: dict[str, Any] = json.load(response)
+        return status
+
+    def wait_until_saved(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Until the snapshot on disk holds every write answered so far (tests: before a kill -9)."""
+        target = self.state()["written"]
+        deadline = time.monotonic() + timeout
+        while (status := self.state())["saved"] < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the snapshot holds {status['saved']} of {target} writes: {status}")
+            time.sleep(0.05)
+        return status
 
     def client(self, service: str) -> Any:
         return boto3.session.Session().client(  # type: ignore[call-overload]

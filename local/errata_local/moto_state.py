@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import copyreg
 import ctypes
+import gc
+import json
 import os
 import pickle
 import re
@@ -36,7 +38,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,13 +49,15 @@ from moto.kinesis.models import KinesisBackend, Record, Stream
 from moto.s3.models import FakeKey
 
 from errata_local import moto_patches
+from errata_local.aws import STATE_STATUS_PATH
 
 SNAPSHOT_FILE = "aws-state.pickle"
+LOG_FILE = "snapshots.log"
 JOURNAL_FILE = "stream-journal.sqlite3"
 PERSISTED_SERVICES = ("dynamodb", "s3", "sqs", "kinesis")
 _FORMAT = f"moto {moto.__version__}, python {sys.version_info.major}.{sys.version_info.minor}"
 MIN_SNAPSHOT_INTERVAL_SECONDS = 1.0
-SNAPSHOT_TIMEOUT_SECONDS = 120.0
+SNAPSHOT_TIMEOUT_SECONDS = 60.0
 SNAPSHOT_DUTY = 5  # wait at least five times the last snapshot's duration before the next one
 RETENTION_SECONDS = 24 * 3600  # Kinesis' default retention: older records leave the journal and the shard
 _TRIM_EVERY_SECONDS = 60.0
@@ -173,10 +177,15 @@ class StateDirectory:
         self.path = path
         self.snapshot_path = path / SNAPSHOT_FILE
         self.journal = StreamJournal(path / JOURNAL_FILE)
+        self.log_path = path / LOG_FILE
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._child: int | None = None
+        self._counts_lock = threading.Lock()
+        self._written = 0  # state-changing requests answered
+        self._saved = 0  # of those, how many the snapshot on disk holds
+        self._snapshots = 0
+        self._failures = 0
         self.last_snapshot_seconds = 0.0
 
     # -- start -----------------------------------------------------------------------------------------
@@ -223,14 +232,40 @@ class StateDirectory:
 
     # -- while serving ---------------------------------------------------------------------------------
     def track_writes(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """WSGI middleware: a request that may change state marks the state for the next snapshot."""
+        """WSGI middleware: a request that changed state marks it for the next snapshot once moto has
+        answered it (marked before, a snapshot forked meanwhile would miss it and clear the mark), and
+        `GET /_errata/state` tells how much of what was written the snapshot on disk holds."""
 
         def tracked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if changes_state(environ):
+            if environ.get("PATH_INFO") == STATE_STATUS_PATH:
+                body = json.dumps(self.status()).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
+            if not changes_state(environ):
+                return app(environ, start_response)
+            try:
+                return app(environ, start_response)  # moto's app has done the action when it returns
+            finally:
+                with self._counts_lock:
+                    self._written += 1
                 self._dirty.set()
-            return app(environ, start_response)
 
         return tracked
+
+    def status(self) -> dict[str, Any]:
+        with self._counts_lock:
+            return {
+                "written": self._written,
+                "saved": self._saved,
+                "snapshots": self._snapshots,
+                "failures": self._failures,
+                "last_snapshot_seconds": round(self.last_snapshot_seconds, 3),
+            }
+
+    def _log(self, message: str) -> None:
+        """Snapshot failures go to the data directory (the server's own output is discarded)."""
+        with self.log_path.open("a") as log:
+            log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {message}\n")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
@@ -257,39 +292,60 @@ class StateDirectory:
         _trim_shards(before)
         self.journal.trim(before)
 
-    def snapshot_in_child(self) -> None:
+    def snapshot_in_child(self) -> bool:
+        """Forks and lets the child pickle; True once its snapshot is on disk. A child that fails or takes
+        too long is logged and the next write tries again; a stop kills it (the stop's snapshot is newer)."""
         server = os.getpid()
         with _consistent():
+            with self._counts_lock:
+                written = self._written  # every one of these was answered, so it is in the forked memory
             pid = os.fork()
             if pid == 0:  # the child: a frozen copy of the server's memory, and this thread alone
                 code = 1
                 try:
+                    gc.disable()  # a finalizer run here could wait for a lock a vanished thread held
                     _die_with(server)
                     _read_keys_without_their_locks()
                     self._write_snapshot(f".{os.getpid()}.tmp")
                     code = 0
                 except BaseException:
-                    traceback.print_exc()  # to the server's stderr: the next snapshot tries again
+                    with suppress(BaseException):
+                        self._log("snapshot failed:\n" + traceback.format_exc())
                 finally:
                     os._exit(code)
-        self._child = pid
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_SECONDS
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):
-            if time.monotonic() > deadline:  # never one stuck child holding every later snapshot back
+        while (ended := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if self._stopping.is_set() or time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                break
+                if not self._stopping.is_set():
+                    self._log(f"snapshot took over {SNAPSHOT_TIMEOUT_SECONDS:.0f} s: killed")
+                    self._counted(saved=None)
+                return False
             time.sleep(0.02)
-        self._child = None
+        ok = os.waitstatus_to_exitcode(ended[1]) == 0
+        self._counted(saved=written if ok else None)
+        return ok
+
+    def _counted(self, saved: int | None) -> None:
+        with self._counts_lock:
+            if saved is None:
+                self._failures += 1
+            else:
+                self._snapshots += 1
+                self._saved = max(self._saved, saved)
 
     def stop(self) -> None:
-        """A clean stop: the last snapshot, taken in this process."""
+        """A clean stop: the last snapshot, taken in this process (a child still pickling is killed)."""
         self._stopping.set()
         self._dirty.set()  # wakes the thread
         if self._thread is not None:
             self._thread.join(timeout=30)
         with _consistent():
+            with self._counts_lock:
+                written = self._written
             self._write_snapshot(".final.tmp", keep_records=True)
+        self._counted(saved=written)
         self.journal.close()
 
     def _write_snapshot(self, suffix: str, keep_records: bool = False) -> None:

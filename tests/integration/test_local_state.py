@@ -132,6 +132,8 @@ def test_a_restart_keeps_the_dsn_the_token_and_every_issue_and_count(tmp_path: P
         assert resolved.status_code == 200, resolved.text
         before[key_error] = (*before[key_error][:2], "resolved")
     assert (tmp_path / "aws" / "aws-state.pickle").exists()
+    log = tmp_path / "aws" / "snapshots.log"
+    assert not log.exists(), log.read_text()  # no snapshot failed or hung
 
     with errata_dev(tmp_path, port) as second:
         assert (second.dsn, second.token) == (first.dsn, first.token)
@@ -163,7 +165,9 @@ def test_reset_starts_clean(tmp_path: Path) -> None:
     with errata_dev(tmp_path, port) as first:
         assert first.send("before the reset")
         wait_for(lambda: first.counted() == 1 or None, timeout=30)
+        # the new issue's email: notifications go out a little after the count
+        notified = wait_for(lambda: sorted((tmp_path / "outbox").rglob("*.eml")) or None, timeout=30)
     with errata_dev(tmp_path, port, "--reset") as second:
         assert second.dsn != first.dsn and second.token != first.token
         assert second.issues() == []
-        assert (tmp_path / "outbox").exists(), "the outbox's files stay"
+        assert all(path.exists() for path in notified), "the outbox's files stay"
