@@ -21,7 +21,7 @@ test: bootstrap bootstrap-node bootstrap-browser bootstrap-native build ## lint,
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy shared local functions infra sdk/errata_sdk
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n 2 --dist loadgroup
 
 build: bootstrap ## the Lambda layer and function folders in .build/, without Docker
 	@UV="$(UV)" bash layers/build.sh

@@ -1,6 +1,8 @@
 """One local stack per test session (moto server, gateway, poller, real handlers), shared by the integration
 and browser tests; one project per test, so tests share nothing but the process. (One stack only: the
-handlers' per-container caches are keyed by resource names, which every local stack shares.)"""
+handlers' per-container caches are keyed by resource names, which every local stack shares.) `make test` runs
+two pytest-xdist workers, each a process with a stack of its own; the CDK tests stay on one worker, so both
+stages are synthesized once."""
 
 from __future__ import annotations
 
@@ -21,6 +23,13 @@ from tests.cognito_pool import pool  # noqa: F401 (a fixture: a Cognito user poo
 from tests.integration.vendors import FakeJira, FakeLinear, FakePagerDuty, FakeSlack
 
 T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`--dist loadgroup`: the CDK tests share one session's synthesis (jsii start-up and two synths)."""
+    for item in items:
+        if item.nodeid.startswith("tests/infra/"):
+            item.add_marker(pytest.mark.xdist_group("cdk"))
 
 
 @pytest.fixture(scope="session")
