@@ -225,16 +225,25 @@ class LocalStack:
         if kept is not None and kept.exists():
             saved = json.loads(kept.read_text())
             project = projects.get_project(DEFAULT_PROJECT_ID)
-            if project and saved["public_key"] in project.public_keys and projects.api_token(saved["api_token"]):
+            if project is None:
+                # The state on disk predates them (killed before its first snapshot): the kept ones are the
+                # ones every app was given, and the stream's journal still holds their events.
+                self._put_credentials(projects, saved["public_key"], saved["api_token"])
                 return saved["public_key"], saved["api_token"]
-        public_key = secrets.token_hex(16)
-        api_token = new_api_token()
-        projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
-        projects.add_api_token(api_token, name="local")
+            if saved["public_key"] in project.public_keys and projects.api_token(saved["api_token"]):
+                return saved["public_key"], saved["api_token"]
+        public_key, api_token = secrets.token_hex(16), new_api_token()
+        self._put_credentials(projects, public_key, api_token)
         if kept is not None:
             kept.write_text(json.dumps({"public_key": public_key, "api_token": api_token}))
             kept.chmod(0o600)  # it holds the token
         return public_key, api_token
+
+    def _put_credentials(self, projects: ProjectStore, public_key: str, api_token: str) -> None:
+        projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
+        projects.add_api_token(api_token, name="local")
+        if self._data_dir is not None:
+            self._aws.wait_until_saved()  # printed only once a kill -9 cannot lose them
 
     def _put_channel_secrets(self, prefix: str) -> None:
         """Real channels for `errata dev`: stored as the deployed stage stores them (SSM SecureString)."""

@@ -4,6 +4,7 @@ every issue and count; kill -9 loses no acknowledged event and counts none twice
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,3 +172,16 @@ def test_reset_starts_clean(tmp_path: Path) -> None:
         assert second.dsn != first.dsn and second.token != first.token
         assert second.issues() == []
         assert all(path.exists() for path in notified), "the outbox's files stay"
+
+
+def test_state_lost_before_its_first_snapshot_keeps_the_dsn_and_token(tmp_path: Path) -> None:
+    """The DSN and token are kept beside the state: a state that never got them (the server killed before
+    its first snapshot, simulated by removing it) gets them back, so no app's config goes stale."""
+    port = free_port()
+    with errata_dev(tmp_path, port) as first:
+        assert first.send("before the state was lost")
+    shutil.rmtree(tmp_path / "aws")
+    with errata_dev(tmp_path, port) as second:
+        assert (second.dsn, second.token) == (first.dsn, first.token)
+        assert second.send("after the state was lost")  # the DSN ingests, the token reads
+        wait_for(lambda: second.counted() >= 1 or None, timeout=30)
