@@ -95,11 +95,15 @@ class IssueQueries:
         return [IssueSummary.from_item(item) for item in items], next_cursor
 
     def sample_events(self, project_id: str, issue_id: str, sample_size: int) -> list[dict[str, Any]]:
-        """The issue's sampled payloads; slots fill in order, so the first missing one ends the list."""
+        """The issue's sampled payloads. Slots fill in order; a slot without a reference was kept, if ever, as
+        an object of its own (before batch objects), so the first slot found in neither ends the list."""
         events = []
+        references = self._counters.sample_references(issue_key(project_id, issue_id))
         for slot in range(sample_size):
-            payload = self._payloads.get(sample_key(project_id, issue_id, slot))
+            payload = self._payloads.get(references.get(slot) or sample_key(project_id, issue_id, slot))
             if payload is None:
+                if slot in references:
+                    continue  # its batch object expired; a later slot may be younger
                 break
             events.append({key: payload[key] for key in EVENT_VIEW_FIELDS if key in payload})
         mappings = self._integrations.code_mappings(project_id) if events else []

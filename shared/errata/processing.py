@@ -2,8 +2,9 @@
 release it touches, not one per event.
 
 Each record is staged: decoded, normalized, fingerprinted, scrubbed. Then `commit` writes, per segment of
-at most 99 items, the representative payloads to S3 and one DynamoDB transaction holding every issue's
-update, its minute and hour counters, the user index, the releases and the shard's new position. Because
+at most 99 items, the payloads the sampling plan keeps to one S3 object and one DynamoDB transaction holding
+every issue's update, its minute and hour counters, its samples' references, the user index, the releases
+and the shard's new position. Because
 the position moves in the same transaction as the counts, a redelivered record (sequence number at or below
 the position) is skipped: counts stay exact under Kinesis' at-least-once delivery, at the cost of one extra
 item per batch instead of one write per event.
@@ -39,7 +40,7 @@ from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
 from errata.store.counters import CounterStore, UserSketch, Window, issue_key, project_key, tag_day_key, window_key
 from errata.store.dead_letters import DeadLetterQueue
-from errata.store.event_payloads import EventPayloadStore, representative_key, sample_key
+from errata.store.event_payloads import EventPayloadStore, batch_key
 from errata.store.issues import Announcement, IssueAliases, IssueDelta, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
@@ -128,7 +129,7 @@ class _Staged:
 
     def write_keys(self) -> set[WriteKey]:
         """Every item this event adds to: the segmenter keeps a transaction under 100 of them."""
-        keys: set[WriteKey] = {("issue", *self.issue)}
+        keys: set[WriteKey] = {("issue", *self.issue), ("samples", issue_key(*self.issue))}
         for window in _WINDOWS:
             moment = window_key(self.received_at, window)
             keys.add(("window", issue_key(*self.issue), window, moment))
@@ -221,7 +222,8 @@ class _IssueAggregate:
         if identity:
             self.users.add(identity)
 
-    def delta(self) -> IssueDelta:
+    def delta(self, payload_key: str | None) -> IssueDelta:
+        """The issue's change; `payload_key` names the representative the batch kept, if it kept one."""
         latest = self.last
         return IssueDelta(
             project_id=latest.project_id,
@@ -237,7 +239,7 @@ class _IssueAggregate:
             first_release=self.first_release,
             last_release=self.last_release,
             last_event_id=latest.event_id,
-            payload_key=representative_key(latest.project_id, latest.issue_id),
+            payload_key=payload_key,
             environment=latest.event.environment,  # within its limits already (errata.normalization)
             tags=_issue_tags(latest.payload),
             route=latest.event.transaction or None,
@@ -473,7 +475,7 @@ class IssueBatch:
             aggregates[staged.issue].add(staged)
             identity = staged.identity
             for key in staged.write_keys():
-                if key[0] == "issue":
+                if key[0] in ("issue", "samples"):
                     continue
                 if key[0] == "users":
                     assert identity is not None
@@ -492,7 +494,13 @@ class IssueBatch:
         counter_keys = list(tallies)
         counter_items = [self._counter_item(key, tally) for key, tally in tallies.items()]
         states = self._issues.current_states(list(aggregates))
-        self._store_samples([staged for staged in segment if isinstance(staged, _Staged)], states)
+        representatives, samples = self._store_samples(
+            [staged for staged in segment if isinstance(staged, _Staged)], states, last_sequence
+        )
+        sample_items = [
+            self._counters.samples_item(issue_key(*issue), references, self._clock())
+            for issue, references in samples.items()
+        ]
         sketch_keys = [(project, moment) for (project, _), (moment, _) in project_users.items()]
         # Releases whose events carry users: their sketch is read and replaced in each attempt, like an issue's.
         release_keys = [key for key in counter_keys if key[0] == "release" and tallies[key].users]
@@ -508,6 +516,7 @@ class IssueBatch:
             if recent is not None:
                 items.append(self._positions.recent_item(self._shard, recent))
             items.extend(self._user_sketch_items(project_users, sketches))
+            items.extend(sample_items)
             announcements: list[Announcement] = []
             for key, aggregate in aggregates.items():
                 state = states.get(key)
@@ -526,11 +535,8 @@ class IssueBatch:
                     aggregate.last.event.level,
                     aggregate.last.received_at,
                 )
-                items.append(
-                    self._issues.update_item(
-                        aggregate.delta(), state, sketch, user_count, change, announcement, impact=impact
-                    )
-                )
+                delta = aggregate.delta(representatives.get(key))
+                items.append(self._issues.update_item(delta, state, sketch, user_count, change, announcement, impact))
             try:
                 self._dynamodb.transact_write_items(
                     TransactItems=items, ClientRequestToken=transaction_token(items, attempt)
@@ -596,7 +602,7 @@ class IssueBatch:
             reason = f"seen in {change.regressed_in_release} after it was resolved in {state.resolved_release}"
         else:
             return None
-        latest, delta = aggregate.last, aggregate.delta()
+        latest, delta = aggregate.last, aggregate.delta(None)
         users = users or (state.user_count if state else 0)
         detail = AlertDetail(
             project_id=delta.project_id,
@@ -648,9 +654,12 @@ class IssueBatch:
             items.append(self._counters.user_sketch_item(project_id, moment, sketch, users, prior))
         return items
 
-    def _store_samples(self, segment: list[_Staged], states: dict[tuple[str, str], IssueState]) -> None:
-        """Writes the payloads the sampling plan keeps (sampling.py): at most k sample slots and the
-        representative per issue, whatever the number of events."""
+    def _store_samples(
+        self, segment: list[_Staged], states: dict[tuple[str, str], IssueState], last_sequence: int
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
+        """Writes the payloads the sampling plan keeps (sampling.py), at most k sample slots and the
+        representative per issue whatever the number of events, into one object; returns the references of
+        each issue's representative and of its filled slots."""
         by_issue: dict[tuple[str, str], list[_Staged]] = {}
         for staged in segment:
             by_issue.setdefault(staged.issue, []).append(staged)
@@ -658,6 +667,7 @@ class IssueBatch:
             [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
         )
         writes: dict[str, dict[str, Any]] = {}
+        slots: dict[tuple[str, str], dict[int, str]] = {}
         for (project_id, issue_id), events in by_issue.items():
             pk = issue_key(project_id, issue_id)
             plan = plan_samples(
@@ -669,11 +679,19 @@ class IssueBatch:
                 rng=self._rng,
             )
             for slot, staged in plan.slots.items():
-                writes[sample_key(project_id, issue_id, slot)] = staged.payload
+                name = f"{project_id}/{issue_id}/{slot}"
+                writes[name] = staged.payload
+                slots.setdefault((project_id, issue_id), {})[slot] = name
             if plan.representative is not None:
-                writes[representative_key(project_id, issue_id)] = plan.representative.payload
+                writes[f"{project_id}/{issue_id}"] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
-        self._payloads.put_many(writes)
+        assert self._shard is not None
+        references = self._payloads.put_batch(batch_key(self._shard, last_sequence, self._clock()), writes)
+        representatives = {
+            issue: references[f"{issue[0]}/{issue[1]}"] for issue in by_issue if f"{issue[0]}/{issue[1]}" in references
+        }
+        samples = {issue: {slot: references[name] for slot, name in names.items()} for issue, names in slots.items()}
+        return representatives, samples
 
     def _release_item(
         self, key: WriteKey, tally: _Tally, release_users: dict[tuple[str, str], ReleaseUsers]

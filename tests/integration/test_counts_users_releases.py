@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import time
 from typing import Any
 
@@ -13,9 +14,10 @@ import sentry_sdk
 import errata.store.releases
 from errata.models.ingested import IngestedEvent
 from errata.store.counters import issue_key
+from errata.store.event_payloads import shard_digest
 from errata_local.stack import LocalStack, StackInfo
 from tests.integration.conftest import TestProject, wait_for
-from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
+from tests.integration.test_processor_delivery import STREAM_ARN, Shard, _deliver, _event_record
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +51,9 @@ def test_minute_and_hour_windows_count_and_expire(stack: LocalStack, info: Stack
         ExpressionAttributeValues={":pk": {"S": issue_key(project.project_id, issue["id"])}},
     )["Items"]
     by_window = {item["sk"]["S"][:1]: item for item in items}
-    assert set(by_window) == {"m", "h", "t"}  # minute, hour, and the issue's tag day
+    # minute, hour, the issue's tag day, and its samples' references (errata.store.event_payloads)
+    assert set(by_window) == {"m", "h", "t", "s"}
+    assert 89 * 86400 < int(by_window["s"]["expires_at"]["N"]) - time.time() <= 90 * 86400
     now = time.time()
     minute_expiry = int(by_window["m"]["expires_at"]["N"]) - now
     hour_expiry = int(by_window["h"]["expires_at"]["N"]) - now
@@ -156,22 +160,29 @@ def test_the_pipeline_end_to_end_fills_the_user_index(project: TestProject) -> N
     assert found[0]["issue"]["type"] == "PermissionError"
 
 
-def test_a_storm_of_ten_thousand_events_counts_all_and_stores_at_most_k_plus_one_payloads(
+def test_a_storm_of_ten_thousand_events_counts_all_and_stores_at_most_k_plus_one_payloads_per_batch(
     stack: LocalStack, info: StackInfo, project: TestProject
 ) -> None:
     shard = Shard()
     records = [_event_record(shard, project, "connection pool exhausted") for _ in range(10_000)]
+    s3: Any = stack.client("s3")
+    bucket = info.settings.event_payloads_bucket
+    before = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("Contents", [])}
     for start in range(0, len(records), 500):
         assert _deliver(records[start : start + 500]) == []
     issue = project.issues()[0]
     assert issue["count"] == 10_000
 
-    s3: Any = stack.client("s3")
-    prefix = f"projects/{project.project_id}/issues/{issue['id']}/"
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=info.settings.event_payloads_bucket, Prefix=prefix)["Contents"]]
+    # One object per batch that kept payloads: past the minute's first 100 events none are kept (sampling.py),
+    # so the storm writes one, or two if it crossed a minute; each holds the representative and the slots.
+    written = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="batches/")["Contents"]]
+    digest = shard_digest(f"{STREAM_ARN}/{shard.shard_id}")
+    written = [key for key in written if key not in before and f"/{digest}/" in key]
     sample_size = project.api("").json()["settings"]["sample_size"]
-    assert len(keys) <= sample_size + 1
-    assert prefix + "latest.json" in keys
+    stored = sum(len(gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()) for k in written)
+    assert 1 <= len(written) <= 2
+    assert 1 <= stored <= len(written) * (sample_size + 1)
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix=f"projects/{project.project_id}/").get("Contents")
     events = project.api(f"/issues/{issue['id']}/events").json()["events"]
     assert len(events) == sample_size
     assert {e["message"] for e in events} == {"connection pool exhausted"}

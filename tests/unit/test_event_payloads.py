@@ -1,31 +1,50 @@
-"""A batch's payloads go to S3 in parallel (EventPayloadStore.put_many): every one is tried, and a failed PUT
-raises (the processor then retries the record) instead of being lost in a worker thread."""
+"""A batch's kept payloads go to S3 as one object (EventPayloadStore.put_batch): each is read back alone by
+its reference with a ranged GET, the object is a gzip'd JSON Lines file any tool reads, a payload kept under
+two names is stored once, and objects written before batch objects are still read."""
 
 from __future__ import annotations
 
-from typing import Any
+import gzip
+import json
+from datetime import UTC, datetime
 
 import boto3
-import pytest
-from botocore.exceptions import ConnectTimeoutError
 from moto import mock_aws
 
-from errata.store.event_payloads import EventPayloadStore
+from errata.store.event_payloads import EventPayloadStore, batch_key, representative_key
 
 
 @mock_aws
-def test_every_payload_is_tried_and_a_failed_put_raises() -> None:
+def test_one_object_per_batch_and_each_payload_read_alone() -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="payloads")
-
-    def time_out_one(params: dict[str, Any], **_: Any) -> None:
-        if params["Key"] == "k7":  # S3 did not answer this one PUT
-            raise ConnectTimeoutError(endpoint_url="https://s3.amazonaws.com")
-
-    s3.meta.events.register("before-parameter-build.s3.PutObject", time_out_one)
     store = EventPayloadStore(s3, "payloads")
-    with pytest.raises(ConnectTimeoutError):
-        store.put_many({f"k{n}": {"n": n} for n in range(20)})
-    stored = {item["Key"] for item in s3.list_objects_v2(Bucket="payloads")["Contents"]}
-    assert stored == {f"k{n}" for n in range(20)} - {"k7"}
-    assert store.get("k3") == {"n": 3}
+    shared = {"event_id": "shared", "message": "kept as representative and as a sample"}
+    payloads = {f"1/issue-{n}/0": {"event_id": f"e{n}", "n": n, "pad": "x" * (n * 300)} for n in range(20)}
+    payloads["1/issue-0"] = shared
+    payloads["1/issue-0/1"] = shared
+    key = batch_key("arn:aws:kinesis:us-east-1:1:stream/s/shardId-0", 4711, datetime(2026, 12, 3, tzinfo=UTC))
+
+    references = store.put_batch(key, payloads)
+
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="payloads")["Contents"]] == [key]
+    assert key.startswith("batches/2026-12-03/") and "/4711-" in key
+    for name, payload in payloads.items():
+        assert store.get(references[name]) == payload
+    assert references["1/issue-0"] == references["1/issue-0/1"]
+    body = s3.get_object(Bucket="payloads", Key=key)["Body"].read()
+    lines = gzip.decompress(body).decode().splitlines()
+    assert len(lines) == 21  # 20 payloads and the shared one, once
+    assert json.loads(lines[3]) == payloads["1/issue-3/0"]
+
+
+@mock_aws
+def test_an_object_from_before_batches_and_an_expired_one() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="payloads")
+    store = EventPayloadStore(s3, "payloads")
+    s3.put_object(Bucket="payloads", Key=representative_key("1", "abc"), Body=b'{"event_id": "old"}')
+    assert store.get(representative_key("1", "abc")) == {"event_id": "old"}
+    assert store.get("batches/2026-01-01/0/1-0.jsonl.gz#0,20") is None
+    assert store.put_batch("batches/empty", {}) == {}  # nothing kept, nothing written
+    assert "Contents" not in s3.list_objects_v2(Bucket="payloads", Prefix="batches/")

@@ -24,7 +24,7 @@ from errata.grouping.chains import grouping_culprit
 from errata.grouping.frames import grouping_frames, is_in_app
 from errata.grouping.parameterize import LEGACY_PATTERNS, parameterize_message
 from errata.grouping.rules import FingerprintRule, expand_variables, matching_rule
-from errata.models.event import ExceptionValue, Frame, SentryEvent
+from errata.models.event import ExceptionValue, Frame, SentryEvent, Stacktrace
 from errata.stacktrace_text import TEXT_MECHANISM
 
 _DEFAULT_MARKER = re.compile(r"^\{\{\s*default\s*\}\}$")
@@ -157,11 +157,11 @@ def as_sent(event: SentryEvent) -> SentryEvent | None:
     no frame was symbolicated. Its hash is the issue such an event opened before its debug file was
     uploaded: a symbolicated event looks that issue up too (as a legacy id), so uploading symbols never
     splits an issue."""
+    if not any((frame.data or {}).get("symbolicated") for stack in _stacks(event) for frame in stack.frames):
+        return None  # most events: no copy (a deep copy of the event was a tenth of the processor's CPU)
     changed = False
     copy = event.model_copy(deep=True)
-    stacks = [e.stacktrace for e in copy.exceptions if e.stacktrace]
-    stacks += [t.stacktrace for t in (copy.threads.values if copy.threads else []) if t.stacktrace]
-    for stack in stacks:
+    for stack in _stacks(copy):
         frames: list[Frame] = []
         for frame in stack.frames:
             data = frame.data or {}
@@ -182,6 +182,11 @@ def as_sent(event: SentryEvent) -> SentryEvent | None:
             )
         stack.frames = frames
     return copy if changed else None
+
+
+def _stacks(event: SentryEvent) -> list[Stacktrace]:
+    stacks = [e.stacktrace for e in event.exceptions if e.stacktrace]
+    return stacks + [t.stacktrace for t in (event.threads.values if event.threads else []) if t.stacktrace]
 
 
 LEGACY_CONFIGS: tuple[GroupingConfig, ...] = (

@@ -10,6 +10,8 @@
     project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
     quota#<project>                 m#<YYYY-MM-DDTHH:MM>   accepted, dropped (ADD): what ingest let in and refused
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
+    issue#<project>#<issue>         samples                s<slot> (a payload reference per sample slot:
+                                                           errata.store.event_payloads)
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
 last week is always there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
@@ -45,6 +47,9 @@ MAX_USERS_PER_WINDOW = 100
 # keys from errata.tag_values): at most ~7 KB. Events past it count as `untracked`.
 MAX_TAG_VALUES_PER_DAY = 40
 TAG_VALUE_LENGTH = 64
+_SAMPLES_SK = "samples"
+# Samples point into batch objects, which the bucket keeps at most 90 days (infra: payload_retention_days).
+SAMPLES_TTL = timedelta(days=90)
 _TAGS_PREFIX = "t#"
 _TAG_COUNT_PREFIX = "t#"
 TAG_TTL = timedelta(days=15)
@@ -316,6 +321,27 @@ class CounterStore:
             values.pop("pk"), values.pop("expires_at", None)
             rows.append({"hour": hour, "dimension": dimension, "value": value, **values})
         return rows
+
+    def samples_item(self, pk: str, references: dict[int, str], moment: datetime) -> dict[str, Any]:
+        """A TransactWriteItems entry pointing the sample slots a batch filled at their payloads."""
+        names = {f"#s{slot}": f"s{slot}" for slot in references}
+        values: dict[str, Any] = {f":s{slot}": reference for slot, reference in references.items()}
+        values[":expires_at"] = int((moment + SAMPLES_TTL).timestamp())
+        sets = ", ".join(f"#s{slot} = :s{slot}" for slot in references)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"pk": pk, "sk": _SAMPLES_SK}),
+                "UpdateExpression": f"SET {sets}, expires_at = :expires_at",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
+            }
+        }
+
+    def sample_references(self, pk: str) -> dict[int, str]:
+        response = self._dynamodb.get_item(TableName=self._table, Key=to_item({"pk": pk, "sk": _SAMPLES_SK}))
+        values = from_item(response["Item"]) if "Item" in response else {}
+        return {int(name[1:]): value for name, value in values.items() if name[:1] == "s" and name[1:].isdigit()}
 
     def events_in(self, pk: str, moment: datetime, window: Window) -> int:
         response = self._dynamodb.get_item(

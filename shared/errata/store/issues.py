@@ -140,7 +140,7 @@ class IssueDelta:
     first_release: str | None
     last_release: str | None
     last_event_id: str
-    payload_key: str
+    payload_key: str | None  # the representative's payload reference, when this batch kept one
     environment: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     route: str | None = None
@@ -206,7 +206,6 @@ class IssueStore:
             ":count": delta.count,
             ":one": 1,
             ":last_event_id": delta.last_event_id,
-            ":payload_key": delta.payload_key,
         }
         sets = [
             "title = :title",
@@ -218,8 +217,10 @@ class IssueStore:
             "grouping_config = if_not_exists(grouping_config, :grouping)",
             "#status = :status" if status_change else "#status = if_not_exists(#status, :unresolved)",
             "last_event_id = :last_event_id",
-            "payload_key = :payload_key",
         ]
+        if delta.payload_key is not None:
+            sets.append("payload_key = :payload_key")
+            values[":payload_key"] = delta.payload_key
         if delta.first_release is not None:
             sets.append("first_release = if_not_exists(first_release, :first_release)")
             sets.append("release_key = if_not_exists(release_key, :release_key)")
