@@ -294,7 +294,7 @@ class StateDirectory:
 
     def snapshot_in_child(self) -> bool:
         """Forks and lets the child pickle; True once its snapshot is on disk. A child that fails or takes
-        too long is logged and the next write tries again; a stop kills it (the stop's snapshot is newer)."""
+        too long is logged and tried again; a stop kills it (the stop's snapshot is newer)."""
         server = os.getpid()
         with _consistent():
             with self._counts_lock:
@@ -331,6 +331,7 @@ class StateDirectory:
         with self._counts_lock:
             if saved is None:
                 self._failures += 1
+                self._dirty.set()  # try again (after the pause), not only once another write comes
             else:
                 self._snapshots += 1
                 self._saved = max(self._saved, saved)

@@ -239,11 +239,10 @@ class LocalStack:
             kept.chmod(0o600)  # it holds the token
         return public_key, api_token
 
-    def _put_credentials(self, projects: ProjectStore, public_key: str, api_token: str) -> None:
+    @staticmethod
+    def _put_credentials(projects: ProjectStore, public_key: str, api_token: str) -> None:
         projects.put_project(Project(project_id=DEFAULT_PROJECT_ID, name="default", public_keys=[public_key]))
         projects.add_api_token(api_token, name="local")
-        if self._data_dir is not None:
-            self._aws.wait_until_saved()  # printed only once a kill -9 cannot lose them
 
     def _put_channel_secrets(self, prefix: str) -> None:
         """Real channels for `errata dev`: stored as the deployed stage stores them (SSM SecureString)."""
