@@ -40,7 +40,7 @@ bench: bootstrap bootstrap-node
 	$(UV) run --frozen python bench/alert_latency.py --issues 200
 	$(UV) run --frozen python bench/idle_cpu.py --seconds 30
 	$(UV) run --frozen python bench/peer.py
-	$(UV) run --frozen python bench/cost.py --scale 0.1  # a tenth of #14's workloads (~15 min); --scale 1 is ~2 h
+	$(UV) run --frozen python bench/cost.py --scale 0.1  # a tenth of #14's workloads (~10 min here); --scale 1: the full sizes
 
 lint: bootstrap
 	$(UV) run --frozen ruff check --fix .

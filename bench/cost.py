@@ -326,12 +326,14 @@ def _invoke(counting: Counting, meter: Meter, handler: Callable[..., Any], event
     stream = _CountingStream()
     counting.meter = meter
     overhead, latency = counting.overhead, meter.latency_seconds
-    started = time.process_time()
     try:
-        with _logs_counted(stream):
-            result = handler(event, context)
+        with _logs_counted(stream):  # its own set-up is not the handler's CPU
+            started = time.process_time()
+            try:
+                result = handler(event, context)
+            finally:
+                cpu = time.process_time() - started - (counting.overhead - overhead)
     finally:
-        cpu = time.process_time() - started - (counting.overhead - overhead)
         counting.meter = None
     meter.invocations += 1
     meter.cpu_seconds += cpu
@@ -519,7 +521,8 @@ def _table_lines(result: Result) -> list[str]:
         f" S3 GET {(p.s3_gets + i.s3_gets) / events:.3f}, Kinesis units {i.kinesis_units / events:.2f},"
         f" EventBridge {p.eventbridge_entries / events:.4f}, log bytes {(p.log_bytes + i.log_bytes) / events:.0f}",
         f"  CPU ms per event: ingest {i.cpu_seconds / events * 1e3:.2f}, processor {p.cpu_seconds / events * 1e3:.2f}"
-        f" (floor {result.floor_cpu_seconds / events * 1e3:.3f});"
+        f" (floor {result.floor_cpu_seconds / events * 1e3:.3f}): processor {events / p.cpu_seconds:,.0f} events/s"
+        f" per core, floor {events / result.floor_cpu_seconds:,.0f};"
         f" billed ms per event: ingest {i.billed_seconds / events * 1e3:.2f},"
         f" processor {p.billed_seconds / events * 1e3:.2f}",
         "  WCU by table: " + ", ".join(f"{t} {u / events:.3f}" for t, u in p.wcu_by_table.most_common()),

@@ -4,10 +4,9 @@ release it touches, not one per event.
 Each record is staged: decoded, normalized, fingerprinted, scrubbed. Then `commit` writes, per segment of
 at most 99 items, the payloads the sampling plan keeps to one S3 object and one DynamoDB transaction holding
 every issue's update, its minute and hour counters, its samples' references, the user index, the releases
-and the shard's new position. Because
-the position moves in the same transaction as the counts, a redelivered record (sequence number at or below
-the position) is skipped: counts stay exact under Kinesis' at-least-once delivery, at the cost of one extra
-item per batch instead of one write per event.
+and the shard's new position. Because the position moves in the same transaction as the counts, a
+redelivered record (sequence number at or below the position) is skipped: counts stay exact under Kinesis'
+at-least-once delivery, at the cost of one extra item per batch instead of one write per event.
 """
 
 from __future__ import annotations
@@ -129,6 +128,7 @@ class _Staged:
 
     def write_keys(self) -> set[WriteKey]:
         """Every item this event adds to: the segmenter keeps a transaction under 100 of them."""
+        # The samples item is written only when the plan fills a slot; counting it always keeps segments safe.
         keys: set[WriteKey] = {("issue", *self.issue), ("samples", issue_key(*self.issue))}
         for window in _WINDOWS:
             moment = window_key(self.received_at, window)
@@ -666,8 +666,8 @@ class IssueBatch:
         prior = self._counters.events_many(
             [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
         )
-        writes: dict[str, dict[str, Any]] = {}
-        slots: dict[tuple[str, str], dict[int, str]] = {}
+        # Named by (issue, slot), the representative by (issue, None).
+        writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
         for (project_id, issue_id), events in by_issue.items():
             pk = issue_key(project_id, issue_id)
             plan = plan_samples(
@@ -679,18 +679,19 @@ class IssueBatch:
                 rng=self._rng,
             )
             for slot, staged in plan.slots.items():
-                name = f"{project_id}/{issue_id}/{slot}"
-                writes[name] = staged.payload
-                slots.setdefault((project_id, issue_id), {})[slot] = name
+                writes[(project_id, issue_id), slot] = staged.payload
             if plan.representative is not None:
-                writes[f"{project_id}/{issue_id}"] = plan.representative.payload
+                writes[(project_id, issue_id), None] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
         assert self._shard is not None
         references = self._payloads.put_batch(batch_key(self._shard, last_sequence, self._clock()), writes)
-        representatives = {
-            issue: references[f"{issue[0]}/{issue[1]}"] for issue in by_issue if f"{issue[0]}/{issue[1]}" in references
-        }
-        samples = {issue: {slot: references[name] for slot, name in names.items()} for issue, names in slots.items()}
+        representatives: dict[tuple[str, str], str] = {}
+        samples: dict[tuple[str, str], dict[int, str]] = {}
+        for (issue, filled), reference in references.items():
+            if filled is None:
+                representatives[issue] = reference
+            else:
+                samples.setdefault(issue, {})[filled] = reference
         return representatives, samples
 
     def _release_item(

@@ -17,10 +17,12 @@ import gzip
 import hashlib
 import json
 import uuid
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 _COMPRESS_LEVEL = 4  # most of level 9's ratio on JSON at a third of its CPU
+Name = TypeVar("Name", bound=Hashable)
 
 
 def representative_key(project_id: str, issue_id: str) -> str:
@@ -49,10 +51,10 @@ class EventPayloadStore:
         self._s3 = s3
         self._bucket = bucket
 
-    def put_batch(self, key: str, payloads: dict[str, dict[str, Any]]) -> dict[str, str]:
+    def put_batch(self, key: str, payloads: dict[Name, dict[str, Any]]) -> dict[Name, str]:
         """Writes the payloads into one object; returns each name's reference. A payload given under two
         names (a representative that is also a sample) is stored once."""
-        references: dict[str, str] = {}
+        references: dict[Name, str] = {}
         stored: dict[int, str] = {}
         members: list[bytes] = []
         offset = 0
