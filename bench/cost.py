@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -66,6 +67,8 @@ from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 from workloads import Workload, batch_sizes, events
+
+from errata.processing.batch import WRITE_THREADS
 
 INGEST_MEMORY_GB = 512 / 1024  # infra/stacks/services.py
 PROCESSOR_MEMORY_GB = 1024 / 1024  # infra/config.py ProcessorConfig.memory_mb
@@ -115,6 +118,7 @@ class Counting:
     def __init__(self) -> None:
         self.meter: Meter | None = None
         self.overhead = 0.0  # thread CPU seconds of moto and of the counting itself
+        self._lock = threading.Lock()
         self.put_records: list[tuple[str, bytes, str]] = []  # (shard, data, sequence number) ingest put
         self._original = botocore.client.BaseClient._make_api_call
         self._original_stub = BotocoreStubber.__call__
@@ -130,7 +134,8 @@ class Counting:
             try:
                 return counting._original_stub(stubber, event_name, request, **kwargs)
             finally:
-                counting.overhead += time.thread_time() - started
+                with counting._lock:
+                    counting.overhead += time.thread_time() - started
 
         botocore.client.BaseClient._make_api_call = call  # type: ignore[method-assign]
         BotocoreStubber.__call__ = stub  # type: ignore[method-assign]
@@ -146,19 +151,22 @@ class Counting:
             return self._original(client, operation, params)
         started = time.thread_time()
         before = _items_before(service, operation, params)
-        self.overhead += time.thread_time() - started
+        spent = time.thread_time() - started
         try:
             response = self._original(client, operation, params)
         finally:
             started = time.thread_time()
-            meter.calls[(service, operation)] += 1
-            meter.latency_seconds += price.CALL_LATENCY_SECONDS.get(
-                (service, operation), price.DEFAULT_CALL_LATENCY_SECONDS
-            )
-            self.overhead += time.thread_time() - started
+            latency = price.CALL_LATENCY_SECONDS.get((service, operation), price.DEFAULT_CALL_LATENCY_SECONDS)
+            if threading.current_thread().name.startswith("item-write"):
+                latency /= WRITE_THREADS  # the batch's item writes wait in parallel (errata.processing.batch)
+            with self._lock:  # the item writes count from several threads
+                meter.calls[(service, operation)] += 1
+                meter.latency_seconds += latency
+                self.overhead += spent + time.thread_time() - started
         started = time.thread_time()
-        self._count(meter, service, operation, params, response, before)
-        self.overhead += time.thread_time() - started
+        with self._lock:
+            self._count(meter, service, operation, params, response, before)
+            self.overhead += time.thread_time() - started
         return response
 
     def _count(

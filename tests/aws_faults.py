@@ -1,19 +1,21 @@
 """What DynamoDB and Kinesis do and moto does not, injected at the boto3 layer of a real client (a botocore
 `before-call` hook), so the code under test runs its real path:
 
-- a `ClientRequestToken` reused with other content within ten minutes is refused with
-  IdempotentParameterMismatchException (docs.aws.amazon.com/amazondynamodb/latest/APIReference/
-  API_TransactWriteItems.html); moto ignores tokens;
-- transactions cancelled with `TransactionConflict` (another transaction on one of the items) or
-  `ThrottlingError`, as happens when shards write the same hot items; moto never conflicts or throttles.
+- an UpdateItem throttled (`ProvisionedThroughputExceededException`) past botocore's own retries, as a hot
+  item or a table over its capacity is; moto never throttles;
+- an UpdateItem that landed but whose answer was lost, so botocore sent it again (a read timeout): the
+  write is applied through a client without the hook, then the call itself goes through;
+- the network gone part way through a batch's writes (`EndpointConnectionError` on every call after the
+  first `fail_after`), as when a Lambda's connection drops or it times out mid-batch.
 
-The ledger keeps every token it saw, cancelled or not: the strictest reading of the documentation.
+Only the tables named are touched: the shard's position is one write per batch, which botocore's retries
+cover.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import contextlib
 import json
 import random
 import threading
@@ -23,59 +25,72 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError
 
-_EVENT = "before-call.dynamodb.TransactWriteItems"
+_EVENT = "before-call.dynamodb.UpdateItem"
 
 
 @dataclass
-class TransactionFaults:
-    cancel_next: int = 0  # cancel this many transactions outright
-    cancel_share: float = 0.0  # and then this share of the rest, at random
-    reason: str = "TransactionConflict"
+class ItemWriteFaults:
+    applier: Any  # a DynamoDB client without the hook: applies a write whose answer is then "lost"
+    tables: set[str]
+    throttle_share: float = 0.0
+    applied_twice_share: float = 0.0
+    fail_after: int | None = None
     seed: int = 7
-    tokens: dict[str, str] = field(default_factory=dict)
     calls: int = 0
-    cancelled: int = 0
-    mismatches: int = 0
+    throttled: int = 0
+    applied_twice: int = 0
+    failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._rng = random.Random(self.seed)
-
-    def _error(self, code: str, message: str, **extra: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}, **extra}
-        return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 400, {}, None), parsed
 
     def before_call(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         body = json.loads(params["body"])
-        digest = hashlib.sha256(json.dumps(body["TransactItems"], sort_keys=True).encode()).hexdigest()
-        token = body.get("ClientRequestToken")
+        if body["TableName"] not in self.tables:
+            return None
         with self._lock:
             self.calls += 1
-            if token is not None and self.tokens.setdefault(token, digest) != digest:
-                self.mismatches += 1
-                return self._error(
-                    "IdempotentParameterMismatchException",
-                    "Request with same client token was used with different parameters",
-                )
-            cancel = self.cancel_next > 0 or (self.cancel_share and self._rng.random() < self.cancel_share)
-            if self.cancel_next > 0:
-                self.cancel_next -= 1
-            if not cancel:
-                return None
-            self.cancelled += 1
-        reasons = [{"Code": "None"} for _ in body["TransactItems"]]
-        reasons[-1] = {"Code": self.reason, "Message": "Transaction is ongoing for the item"}
-        return self._error(
-            "TransactionCanceledException",
-            f"Transaction cancelled, please refer cancellation reasons for specific reasons [{self.reason}]",
-            CancellationReasons=reasons,
-        )
+            if self.fail_after is not None and self.calls > self.fail_after:
+                self.failed += 1
+                raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+            draw = self._rng.random()
+        if draw < self.throttle_share:
+            with self._lock:
+                self.throttled += 1
+            parsed = {
+                "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Throughput exceeds the limit"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            return AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 400, {}, None), parsed
+        if draw < self.throttle_share + self.applied_twice_share:
+            with self._lock:
+                self.applied_twice += 1
+            # A first send that was refused: the second is refused the same way.
+            with contextlib.suppress(self.applier.exceptions.ConditionalCheckFailedException):
+                self.applier.update_item(**_from_wire(body))
+        return None
+
+
+def _from_wire(value: Any) -> Any:
+    """Request parameters as the wire carried them, back to what boto3 takes: binary values are base64 on
+    the wire, and boto3 would encode them again."""
+    if isinstance(value, dict):
+        if set(value) == {"B"}:
+            return {"B": base64.b64decode(value["B"])}
+        if set(value) == {"BS"}:
+            return {"BS": [base64.b64decode(item) for item in value["BS"]]}
+        return {key: _from_wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_wire(item) for item in value]
+    return value
 
 
 @contextmanager
-def transaction_faults(client: Any, faults: TransactionFaults) -> Iterator[TransactionFaults]:
-    unique_id = f"transaction-faults-{id(faults)}"
+def item_write_faults(client: Any, faults: ItemWriteFaults) -> Iterator[ItemWriteFaults]:
+    unique_id = f"item-write-faults-{id(faults)}"
     client.meta.events.register(_EVENT, faults.before_call, unique_id=unique_id)
     try:
         yield faults

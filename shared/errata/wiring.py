@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,19 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         symbolicator=_symbolicator(settings, clients),
         dashboard_url=settings.dashboard_url,
         dead_letter_after=timedelta(seconds=settings.dead_letter_after_seconds),
+        writers=_item_writers(settings, clients),
     )
+
+
+def _item_writers(settings: Settings, clients: Clients) -> Executor:
+    """One pool per container for the batch's parallel item writes."""
+    from errata.processing.batch import WRITE_THREADS
+
+    writers: Executor = clients.kept(
+        ("item-writers", settings.issues_table),
+        lambda: ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="item-write"),
+    )
+    return writers
 
 
 def _symbolicator(settings: Settings, clients: Clients) -> Symbolicator | None:

@@ -47,7 +47,7 @@ def test_every_distribution_came_as_a_wheel_for_cp312_arm64(site: Path) -> None:
 
 
 def test_the_layer_carries_the_domain_package_and_the_functions_their_handlers(site: Path) -> None:
-    assert (site / "errata" / "processing.py").is_file()
+    assert (site / "errata" / "processing" / "batch.py").is_file()
     assert not list(site.rglob("__pycache__"))
     functions = LAYER_DIR.parent / "functions"
     assert sorted(p.name for p in functions.iterdir()) == ["alert", "api", "ingest", "notify", "process"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
+from errata.store.shard_marks import stale_marks
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -64,6 +65,8 @@ class IssueState:
     ignore_until_count: int | None = None
     ignore_until: str | None = None
     impact: float | None = None
+    # Shard marks no retry can need any more (errata.store.shard_marks): the next write drops them.
+    stale_marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,12 +159,11 @@ class IssueStore:
         items = batch_get(
             self._dynamodb,
             self._table,
+            # The whole item (a read costs by item size, whatever is projected): its shard marks too.
             [{"project_id": p, "issue_id": i} for p, i in project_issue_ids],
-            projection="project_id, issue_id, revision, last_seen, user_sketch, event_count, user_count, #status, "
-            "resolved_release, ignore_until_count, ignore_until, impact",
-            names={"#status": "status"},
             consistent=True,
         )
+        now = datetime.now(UTC)
         return {
             (values["project_id"], values["issue_id"]): IssueState(
                 revision=int(values.get("revision", 0)),
@@ -174,6 +176,7 @@ class IssueStore:
                 ignore_until_count=values.get("ignore_until_count"),
                 ignore_until=values.get("ignore_until"),
                 impact=values.get("impact"),
+                stale_marks=tuple(stale_marks(values, now)),
             )
             for values in items
         }
@@ -187,9 +190,11 @@ class IssueStore:
         status_change: StatusChange | None = None,
         announcement: Announcement | None = None,
         impact: float | None = None,
+        keep_mark: str = "",
     ) -> dict[str, Any]:
-        """A TransactWriteItems entry applying `delta`; it fails if the issue changed since `state`. An
-        announcement rides along into the outbox (ANNOUNCEMENTS_INDEX)."""
+        """An update (TransactWriteItems' `Update` shape) applying `delta`; it fails if the issue changed since
+        `state`. An announcement rides along into the outbox (ANNOUNCEMENTS_INDEX). The state's stale shard
+        marks are dropped, except `keep_mark` (the writer's own, which the write sets)."""
         last_seen = iso_utc(delta.last_seen)
         if state is not None and state.last_seen > last_seen:
             last_seen = state.last_seen  # another shard already saw a later event
@@ -202,7 +207,6 @@ class IssueStore:
             ":last_seen": last_seen,
             ":first_seen": iso_utc(delta.first_seen),
             ":grouping": delta.grouping_config,
-            ":unresolved": "unresolved",
             ":count": delta.count,
             ":one": 1,
             ":last_event_id": delta.last_event_id,
@@ -218,6 +222,8 @@ class IssueStore:
             "#status = :status" if status_change else "#status = if_not_exists(#status, :unresolved)",
             "last_event_id = :last_event_id",
         ]
+        if not status_change:
+            values[":unresolved"] = "unresolved"  # DynamoDB refuses a value the expression does not use
         if delta.payload_key is not None:
             sets.append("payload_key = :payload_key")
             values[":payload_key"] = delta.payload_key
@@ -261,6 +267,10 @@ class IssueStore:
                 sets.append("regressed_in_release = :regressed_in")
                 values[":regressed_in"] = status_change.regressed_in_release
             removes = ["ignore_until_count", "ignore_until"]
+        if state is not None:
+            for index, mark in enumerate(m for m in state.stale_marks if m != keep_mark):
+                names[f"#stale{index}"] = mark
+                removes.append(f"#stale{index}")
         if user_sketch is not None:
             sets.append("user_sketch = :user_sketch, user_count = :user_count")
             values[":user_sketch"] = user_sketch

@@ -2,16 +2,18 @@
 in the issues table, and the event ids the shard saw last.
 
     shard                  attributes
-    <shard>                sequence_number, expires_at
-    recent#<shard>         ids (binary: 12 bytes per event), expires_at
+    <shard>                sequence_number, ids (binary: 12 bytes per event), expires_at
+    recent#<shard>         ids: where the recent ids were kept before they moved onto the position item
 
-The position is advanced in the same transaction as the counts, which is what makes a redelivered record a
-no-op (see docs/decisions/0002-idempotency.md). The recent ids catch the other duplicate: an SDK that sends
-an event again (after a timeout, from its offline cache) makes a new record with the same event id. Ingest
-keys records by event id, so the copy reaches the same shard; the processor skips an id it finds here or
-earlier in the batch. The window is bounded, as Sentry's is: the last RECENT_IDS_KEPT ids of the shard
-within RECENT_IDS_SECONDS, written once per batch (about 5 KB when full: a few write units per batch, not
-per event).
+The position is advanced once every item a batch adds to is written, each marked with the batch
+(errata.store.shard_marks): a redelivered record (at or below the position) is in every item it touches,
+and is skipped (docs/decisions/0002-idempotency.md, 0009-write-path-cost.md).
+
+The recent ids catch the other duplicate: an SDK that sends an event again (after a timeout, from its
+offline cache) makes a new record with the same event id. Ingest keys records by event id, so the copy
+reaches the same shard; the processor skips an id it finds here or earlier in the batch. The window is
+bounded, as Sentry's is: the last RECENT_IDS_KEPT ids of the shard within RECENT_IDS_SECONDS, written with
+the position once per batch (about 5 KB when full: a few write units per batch, not per event).
 """
 
 from __future__ import annotations
@@ -91,34 +93,36 @@ class StreamPositionStore:
                 self._dynamodb, self._table, [{"shard": shard}, {"shard": _recent_key(shard)}], consistent=True
             )
         }
-        position = found.get(shard, {}).get("sequence_number")
-        recent = found.get(_recent_key(shard), {}).get("ids")
-        return ShardState(int(position) if position is not None else None, RecentEventIds.decode(recent))
+        position = found.get(shard, {})
+        recent = position.get("ids", found.get(_recent_key(shard), {}).get("ids"))
+        sequence = position.get("sequence_number")
+        return ShardState(int(sequence) if sequence is not None else None, RecentEventIds.decode(recent))
 
-    def advance_item(self, shard: str, previous: int | None, new: int) -> dict[str, Any]:
-        """A TransactWriteItems entry moving the shard from `previous` to `new`; fails if it moved."""
+    def advance(self, shard: str, previous: int | None, new: int, recent: RecentEventIds) -> bool:
+        """Moves the shard from `previous` to `new` with its recent ids; False if the position had moved
+        (another invocation wrote this range)."""
+        values: dict[str, Any] = {
+            ":new": str(new),
+            ":ids": recent.encode(),
+            ":expires_at": int(time.time()) + POSITION_TTL_SECONDS,
+        }
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item({"shard": shard}),
-            "UpdateExpression": "SET sequence_number = :new, expires_at = :expires_at",
+            "UpdateExpression": "SET sequence_number = :new, ids = :ids, expires_at = :expires_at",
         }
-        values: dict[str, Any] = {":new": str(new), ":expires_at": int(time.time()) + POSITION_TTL_SECONDS}
+        # Already at `new` passes too: botocore's retry of a write that landed but whose answer was lost.
         if previous is None:
-            update["ConditionExpression"] = "attribute_not_exists(sequence_number)"
+            update["ConditionExpression"] = "attribute_not_exists(sequence_number) OR sequence_number = :new"
         else:
-            update["ConditionExpression"] = "sequence_number = :previous"
+            update["ConditionExpression"] = "sequence_number IN (:previous, :new)"
             values[":previous"] = str(previous)
         update["ExpressionAttributeValues"] = to_item(values)
-        return {"Update": update}
-
-    def recent_item(self, shard: str, recent: RecentEventIds) -> dict[str, Any]:
-        """A TransactWriteItems entry replacing the shard's recent ids (the position item guards the race)."""
-        item = {
-            "shard": _recent_key(shard),
-            "ids": recent.encode(),
-            "expires_at": int(time.time()) + RECENT_IDS_SECONDS * 2,
-        }
-        return {"Put": {"TableName": self._table, "Item": to_item(item)}}
+        try:
+            self._dynamodb.update_item(**update)
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 def _recent_key(shard: str) -> str:

@@ -1,0 +1,586 @@
+"""The processor's batch: a Kinesis batch (from one shard) becomes one write per item it adds to (an issue,
+its windows, tag day, users and releases), not one per event: stage each record, aggregate per item
+(errata.processing.aggregation), write each item once (errata.store.shard_marks), then move the shard's
+position. A redelivered record, at or below the position, is skipped; a retried batch finds the items its
+first attempt wrote marked and adds only what they lack, so counts stay exact under Kinesis' at-least-once
+delivery without a transaction (docs/decisions/0009-write-path-cost.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from errata.alerts.announcements import issue_url, publish_announcements
+from errata.errors import UnprocessableRecord
+from errata.event_preparation import prepare_event
+from errata.impact import impact_after
+from errata.issue_status import needs_release_order, status_after
+from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, BlastRadius, Counts
+from errata.models.ingested import IngestedEvent
+from errata.processing.aggregation import IssueAggregate, Tally, records_by_key, tally_of
+from errata.processing.staged import TRAFFIC_COUNTS, Staged, StagedEvent, StagedTraffic, WriteKey, is_count
+from errata.sampling import plan_samples
+from errata.sketch import merge_users
+from errata.store.alert_bus import AlertBus
+from errata.store.artifacts import ArtifactUnavailable
+from errata.store.counters import CounterStore, UserSketch, Window, issue_key
+from errata.store.dead_letters import DeadLetterQueue
+from errata.store.event_payloads import EventPayloadStore, batch_key
+from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
+from errata.store.projects import ProjectSettings
+from errata.store.releases import ReleaseStore, ReleaseUsers
+from errata.store.shard_marks import ShardMark, marked, read_mark
+from errata.store.stream_positions import RecentEventIds, StreamPositionStore
+from errata.store.user_issues import UserIssueStore
+from errata.symbolication.symbolicator import Symbolicator
+from errata.tag_values import tag_values
+from errata.timefmt import iso_utc, utc_now
+
+logger = logging.getLogger(__name__)
+
+_WRITE_ATTEMPTS = 8
+# What DynamoDB answers when a hot item or the table is over its capacity (botocore retries these first).
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
+)
+_BACKOFF_BASE_SECONDS = 0.05
+_BACKOFF_CAP_SECONDS = 1.0
+# Parallel item writes per container: botocore keeps 10 connections a client.
+WRITE_THREADS = 10
+
+
+class KinesisRecord(Protocol):
+    """The part of Powertools' KinesisStreamRecord that the batch reads."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def event_source_arn(self) -> str: ...
+
+    @property
+    def kinesis(self) -> Any: ...
+
+
+class FailureReporter(Protocol):
+    """The part of Powertools' BatchProcessor that reports a record as failed."""
+
+    fail_messages: list[Any]
+
+    def failure_handler(self, record: Any, exception: Any) -> Any: ...
+
+
+class ConcurrentShardWriter(Exception):
+    """The shard's position moved under us: another invocation wrote this range; retry to dedupe."""
+
+
+@dataclass
+class BatchSummary:
+    events: int = 0
+    issues_written: int = 0
+    items_written: int = 0
+    items_already_written: int = 0  # by an earlier attempt of this batch (found marked)
+    payloads_dropped: int = 0
+    regressions: int = 0
+    announced: int = 0
+    announcements_pending: int = 0
+    duplicates: int = 0  # records redelivered by Kinesis (at or below the shard's position)
+    resent: int = 0  # events whose id the shard had already counted (an SDK sending an event again)
+    dead_lettered: int = 0
+    conflicts: int = 0  # item writes refused for a concurrent writer, then re-read and retried
+    throttled: int = 0  # item writes throttled past botocore's retries, then retried
+    failed: int = 0
+
+
+@dataclass
+class _Prefetched:
+    """What the batch reads before its writes, in a few batched reads; a retried write reads its item anew."""
+
+    states: dict[tuple[str, str], IssueState]
+    representatives: dict[tuple[str, str], str]
+    project_users: dict[tuple[str, str], UserSketch]
+    release_users: dict[tuple[str, str], ReleaseUsers]
+
+
+@dataclass
+class _Written:
+    """What one item's write did."""
+
+    written: bool = False
+    already: bool = False
+    conflicts: int = 0
+    throttled: int = 0
+    announcement: Announcement | None = None
+    issue: bool = False
+
+
+class IssueBatch:
+    """One invocation's batch. `stage` is the Powertools record handler; `commit` runs once at the end."""
+
+    def __init__(
+        self,
+        *,
+        dynamodb: Any,
+        issues: IssueStore,
+        positions: StreamPositionStore,
+        payloads: EventPayloadStore,
+        dead_letters: DeadLetterQueue,
+        counters: CounterStore,
+        user_issues: UserIssueStore,
+        releases: ReleaseStore,
+        project_settings: Callable[[str], ProjectSettings],
+        alert_bus: AlertBus,
+        aliases: IssueAliases | None = None,
+        symbolicator: Symbolicator | None = None,
+        rng: random.Random | None = None,
+        dashboard_url: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        dead_letter_after: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        writers: Executor | None = None,
+    ) -> None:
+        # Item writes run in parallel: one pool per container (errata.wiring), or one per batch.
+        self._writers = writers or ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="item-write")
+        self._sleep = sleep
+        self._clock = clock
+        # A record still failing this long after ingest is dead-lettered with its data instead of retried;
+        # the event source mapping's own limit (its maximum record age) is longer, so it never gets there.
+        self._dead_letter_after = dead_letter_after
+        self._alert_bus = alert_bus
+        self._dashboard_url = dashboard_url
+        self._project_settings = project_settings
+        self._rng = rng or random.Random()
+        self._dynamodb = dynamodb
+        self._issues = issues
+        self._counters = counters
+        self._user_issues = user_issues
+        self._releases = releases
+        self._positions = positions
+        self._payloads = payloads
+        self._dead_letters = dead_letters
+        self._aliases = aliases or IssueAliases(issues)
+        self._symbolicator = symbolicator
+        self._shard: str | None = None
+        self._position: int | None = None
+        self._staged: list[Staged] = []
+        self._dead_lettered: list[int] = []
+        self._resent: list[int] = []
+        self._recent = RecentEventIds()
+        self._batch_ids: set[str] = set()
+        self.summary = BatchSummary()
+
+    def stage(self, record: KinesisRecord) -> str:
+        sequence_number = int(record.kinesis.sequence_number)
+        shard = f"{record.event_source_arn}/{record.event_id.split(':', 1)[0]}"
+        if self._shard is None:
+            self._shard = shard
+            state = self._positions.state(shard)
+            self._position, self._recent = state.position, state.recent
+        elif shard != self._shard:
+            raise ValueError(f"a batch holds one shard's records, got {shard} after {self._shard}")
+        if self._position is not None and sequence_number <= self._position:
+            self.summary.duplicates += 1
+            return "duplicate"
+        data: bytes = record.kinesis.data_as_bytes()
+        try:
+            ingested = IngestedEvent.decode(data)
+        except UnprocessableRecord as exc:
+            self._dead_letter(shard, sequence_number, data, str(exc))
+            return "dead-lettered"
+        if ingested.event_id in self._batch_ids or self._recent.seen(ingested.event_id):
+            self._resent.append(sequence_number)
+            self.summary.resent += 1
+            return "resent"
+        self._batch_ids.add(ingested.event_id)
+        if ingested.kind == "traffic":
+            payload = ingested.payload
+            self._staged.append(
+                StagedTraffic(
+                    sequence_number=sequence_number,
+                    record=record,
+                    project_id=ingested.project_id,
+                    event_id=ingested.event_id,
+                    received_at=ingested.received_at,
+                    counts={k: v for k, v in payload.items() if k in TRAFFIC_COUNTS and is_count(v)},
+                    release=payload.get("release"),
+                    route=payload.get("route"),
+                )
+            )
+            return "traffic"
+        try:
+            prepared = prepare_event(
+                ingested.project_id,
+                ingested.payload,
+                self._project_settings(ingested.project_id),
+                self._symbolicator,
+            )
+        except TRANSIENT_ERRORS as exc:
+            # S3 or DynamoDB did not answer: Kinesis redelivers the record, until it is old enough that
+            # waiting longer would let the mapping give up on it with only its sequence number.
+            if not self._overdue(ingested.received_at):
+                raise
+            self._dead_letter(shard, sequence_number, data, f"still failing after retries: {_describe(exc)}")
+            return "dead-lettered"
+        except Exception as exc:
+            # The event itself breaks a step (a bug, a hostile value): retrying would fail the same way and
+            # hold up the shard. It goes to the dead-letter queue with its data; `errata redrive` replays it
+            # once the cause is fixed.
+            logger.exception("event dead-lettered", extra={"event_id": ingested.event_id})
+            self._dead_letter(shard, sequence_number, data, _describe(exc))
+            return "dead-lettered"
+        self._staged.append(
+            StagedEvent(
+                sequence_number=sequence_number,
+                record=record,
+                project_id=ingested.project_id,
+                event_id=ingested.event_id,
+                grouping=prepared.grouping,
+                event=prepared.event,
+                payload=prepared.payload,
+                received_at=ingested.received_at,
+                tag_values=tag_values(prepared.event, prepared.payload),
+            )
+        )
+        return prepared.grouping.issue_id
+
+    def _dead_letter(self, shard: str, sequence_number: int, data: bytes, reason: str) -> None:
+        self._dead_letters.send(source=shard, sequence_number=str(sequence_number), data=data, reason=reason)
+        self._dead_lettered.append(sequence_number)
+        self.summary.dead_lettered += 1
+
+    def _overdue(self, received_at: datetime) -> bool:
+        return self._dead_letter_after is not None and self._clock() - received_at > self._dead_letter_after
+
+    def commit(self, reporter: FailureReporter) -> BatchSummary:
+        """Writes what was staged before the first failed record; reports every record not written."""
+        failed = [int(r.kinesis.sequence_number) for r in reporter.fail_messages]
+        cutoff = min(failed) if failed else None
+        staged = sorted(self._staged, key=lambda s: s.sequence_number)
+        committable = [s for s in staged if cutoff is None or s.sequence_number < cutoff]
+        unwritten = [s for s in staged if cutoff is not None and s.sequence_number >= cutoff]
+        # Dead-lettered and resent records are covered by the position the batch moves to.
+        skipped = [n for n in self._dead_lettered + self._resent if cutoff is None or n < cutoff]
+        last = max([s.sequence_number for s in committable] + skipped, default=None)
+        if last is not None:
+            try:
+                self._aliases.resolve([s for s in committable if isinstance(s, StagedEvent)])
+                self._write(committable, last)
+            except Exception:
+                self._report_unwritten(reporter, committable + unwritten, sys.exc_info(), cutoff)
+                self.summary.failed = len(reporter.fail_messages)
+                return self.summary
+        for staged_record in unwritten:
+            reporter.failure_handler(staged_record.record, (ValueError, ValueError("after a failed record"), None))
+        self.summary.failed = len(reporter.fail_messages)
+        return self.summary
+
+    def _report_unwritten(
+        self, reporter: FailureReporter, unwritten: list[Staged], exc_info: Any, cutoff: int | None
+    ) -> None:
+        """Reports the records whose counts were not (all) written, for Kinesis to redeliver; the oldest
+        ones, when overdue, go to the dead-letter queue with their data instead. Only up to the first one
+        reported: the mapping redelivers everything after it, and a record both redelivered and
+        dead-lettered would count twice once redriven."""
+        reporting = False  # also true from the first record whose staging already failed (`cutoff`)
+        for staged in unwritten:
+            reporting = reporting or (cutoff is not None and staged.sequence_number >= cutoff)
+            if not reporting and self._overdue(staged.received_at):
+                assert self._shard is not None
+                data = staged.record.kinesis.data_as_bytes()
+                self._dead_letter(self._shard, staged.sequence_number, data, f"still failing: {_describe(exc_info[1])}")
+                continue
+            reporting = True
+            reporter.failure_handler(staged.record, exc_info)
+
+    def _write(self, records: list[Staged], last: int) -> None:
+        """Aggregates the records per item, writes every item once (in parallel), then moves the position."""
+        assert self._shard is not None
+        mark = ShardMark.of(self._shard, last, self._clock())
+        by_key = records_by_key(records)
+        events = [r for r in records if isinstance(r, StagedEvent)]
+        states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
+        representatives, samples = self._store_samples(events, states, last)
+        prefetched = _Prefetched(
+            states=states,
+            representatives=representatives,
+            project_users=self._counters.user_sketches(
+                [(key[1], by_key[key][0].received_at) for key in by_key if key[0] == "users"]
+            ),
+            release_users=self._releases.user_sketches(
+                [(key[1], key[2]) for key in by_key if key[0] == "release" and tally_of(key, by_key[key]).users]
+            ),
+        )
+        writes = [self._writers.submit(self._write_once, key, keyed, mark, prefetched) for key, keyed in by_key.items()]
+        writes += [
+            self._writers.submit(self._write_samples, issue_key(*issue), references)
+            for issue, references in samples.items()
+        ]
+        outcomes = [write.result() for write in writes]  # raises the first failure, once every write ended
+        if not self._positions.advance(self._shard, self._position, last, self._recent_after(records)):
+            raise ConcurrentShardWriter(f"position of {self._shard} moved")
+        self._position = last
+        announcements = [o.announcement for o in outcomes if o.announcement is not None]
+        self.summary.regressions += sum(a.detail_type == ISSUE_REGRESSED for a in announcements)
+        self._announce(announcements)
+        self.summary.events += len(records)
+        self.summary.issues_written += sum(o.issue and o.written for o in outcomes)
+        self.summary.items_written += sum(o.written for o in outcomes)
+        self.summary.items_already_written += sum(o.already for o in outcomes)
+        self.summary.conflicts += sum(o.conflicts for o in outcomes)
+        self.summary.throttled += sum(o.throttled for o in outcomes)
+
+    def _recent_after(self, records: list[Staged]) -> RecentEventIds:
+        recent = RecentEventIds(list(self._recent.entries))
+        for record in records:
+            recent.add(record.event_id, record.received_at)
+        return recent
+
+    def _write_samples(self, pk: str, references: dict[int, str]) -> _Written:
+        # Pointing slots at payloads is the same write however often it is made: it needs no mark.
+        outcome = _Written()
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                self._dynamodb.update_item(**self._counters.samples_item(pk, references, self._clock())["Update"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _THROTTLED:
+                    raise
+                outcome.throttled += 1
+                self._back_off(attempt)
+                continue
+            outcome.written = True
+            return outcome
+        raise RuntimeError(f"the samples of {pk} were throttled {_WRITE_ATTEMPTS} times")
+
+    def _write_once(self, key: WriteKey, records: list[Staged], mark: ShardMark, prefetched: _Prefetched) -> _Written:
+        """Writes what `records` add to the item `key`, unless an earlier attempt of this batch did: the
+        write is conditional on the shard's mark (errata.store.shard_marks) and on the item's own condition
+        (a revision read, a bounded list). A refusal reads the mark to tell which of them refused it."""
+        outcome = _Written(issue=key[0] == "issue")
+        since = self._position
+        fresh = False
+        for attempt in range(_WRITE_ATTEMPTS):
+            adding = [r for r in records if since is None or r.sequence_number > since]
+            if not adding:
+                outcome.already = True
+                return outcome
+            update, announcement = self._item_update(key, adding, prefetched, fresh, mark)
+            request = marked(update, mark, since)
+            try:
+                self._dynamodb.update_item(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code in _THROTTLED:
+                    outcome.throttled += 1
+                    self._back_off(attempt)
+                    continue
+                if code != "ConditionalCheckFailedException":
+                    raise
+            else:
+                outcome.written, outcome.announcement = True, announcement
+                return outcome
+            found = read_mark(self._dynamodb, request, mark)
+            fresh = True
+            if found is not None and found >= mark.last:
+                outcome.already = True  # an earlier attempt of this batch wrote all of it
+                return outcome
+            if found is not None and (since is None or found > since):
+                since = found  # an earlier attempt wrote the records up to `found`: add the rest
+                continue
+            # The mark let the write through: the item's own condition refused it.
+            if key[0] in ("window", "tags"):
+                self._counters.mark_full(key[1], key[-1])  # its list is full: count events only
+            else:
+                outcome.conflicts += 1  # another shard changed the issue or sketch read: read it again
+                self._back_off(attempt)
+        raise RuntimeError(f"the write of the {key[0]} item {key[1:]} was refused {_WRITE_ATTEMPTS} times")
+
+    def _item_update(
+        self, key: WriteKey, records: list[Staged], prefetched: _Prefetched, fresh: bool, mark: ShardMark
+    ) -> tuple[dict[str, Any], Announcement | None]:
+        """The update adding `records` to the item `key`; `fresh`: read what it replaces again."""
+        kind = key[0]
+        if kind == "issue":
+            return self._issue_update((key[1], key[2]), records, prefetched, fresh, mark)
+        tally = tally_of(key, records)
+        if kind == "users":
+            project_hour = (key[1], key[2])
+            prior = (
+                self._counters.user_sketches([(key[1], tally.moment)]).get(project_hour)
+                if fresh
+                else prefetched.project_users.get(project_hour)
+            )
+            sketch, users = merge_users(prior.sketch if prior else None, tally.users)
+            return self._counters.user_sketch_item(key[1], tally.moment, sketch, users, prior), None
+        if kind == "release" and tally.users:
+            sketches = self._releases.user_sketches([(key[1], key[2])]) if fresh else prefetched.release_users
+            return self._release_item(key, tally, sketches), None
+        return self._counter_item(key, tally), None
+
+    def _issue_update(
+        self, issue: tuple[str, str], records: list[Staged], prefetched: _Prefetched, fresh: bool, mark: ShardMark
+    ) -> tuple[dict[str, Any], Announcement | None]:
+        aggregate = IssueAggregate.of([r for r in records if isinstance(r, StagedEvent)])
+        state = self._issues.current_states([issue]).get(issue) if fresh else prefetched.states.get(issue)
+        sketch, user_count = None, 0
+        if aggregate.users:
+            sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
+        change = self._status_change(state, aggregate)
+        announcement = self._announcement(aggregate, state, change, user_count)
+        new_users = user_count - state.user_count if state and sketch else user_count
+        impact = impact_after(
+            state.impact if state else None,
+            new_users,
+            aggregate.count,
+            aggregate.last.event.level,
+            aggregate.last.received_at,
+        )
+        delta = aggregate.delta(prefetched.representatives.get(issue))
+        update = self._issues.update_item(
+            delta, state, sketch, user_count, change, announcement, impact, keep_mark=mark.attribute
+        )
+        return update, announcement
+
+    def _back_off(self, attempt: int) -> None:
+        """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): shards that collided on an
+        item spread out instead of colliding again."""
+        self._sleep(self._rng.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)))
+
+    def _status_change(self, state: IssueState | None, aggregate: IssueAggregate) -> StatusChange | None:
+        order: dict[str, str] = {}
+        baseline = state.resolved_release if needs_release_order(state) and state else None
+        if baseline is not None and aggregate.releases:
+            order = self._releases.order(aggregate.last.project_id, [*aggregate.releases, baseline])
+        return status_after(state, aggregate.releases, aggregate.count, aggregate.last.received_at, order)
+
+    def _announcement(
+        self, aggregate: IssueAggregate, state: IssueState | None, change: StatusChange | None, users: int
+    ) -> Announcement | None:
+        """`Issue Created` for a new issue, `Issue Regressed` for a regression: the outbox entry written with
+        the counts, published after the commit."""
+        if state is None:
+            detail_type, reason = ISSUE_CREATED, "first event of a new issue"
+        elif change is not None and change.status == "regressed":
+            detail_type = ISSUE_REGRESSED
+            reason = f"seen in {change.regressed_in_release} after it was resolved in {state.resolved_release}"
+        else:
+            return None
+        latest, delta = aggregate.last, aggregate.delta(None)
+        users = users or (state.user_count if state else 0)
+        detail = AlertDetail(
+            project_id=delta.project_id,
+            issue_id=delta.issue_id,
+            title=delta.title,
+            culprit=delta.culprit,
+            level=delta.level,
+            release=latest.event.release,
+            environment=delta.environment,
+            tags=delta.tags,
+            counts=Counts(
+                last_minute=aggregate.count,
+                last_hour=aggregate.count,
+                total=aggregate.count + (state.event_count if state else 0),
+            ),
+            users=users,
+            blast_radius=BlastRadius(clients=users, route=delta.route),
+            first_seen=iso_utc(aggregate.first.received_at) if state is None else None,
+            last_seen=iso_utc(delta.last_seen),
+            url=issue_url(self._dashboard_url, delta.project_id, delta.issue_id),
+            reason=reason,
+            resolved_release=state.resolved_release if state else None,
+            subject=delta.issue_id,
+        )
+        return Announcement(delta.project_id, delta.issue_id, detail_type, detail.model_dump_json(), iso_utc(utc_now()))
+
+    def _announce(self, announcements: list[Announcement]) -> None:
+        """After the counts are committed: a failure here must not fail the records (a retry would skip them
+        as already counted). What is not published stays in the outbox for the minute evaluator."""
+        if not announcements:
+            return
+        try:
+            failed = set(publish_announcements(self._alert_bus, self._issues, announcements))
+        except Exception:
+            logger.exception("announcements stay in the outbox", extra={"count": len(announcements)})
+            failed = set(range(len(announcements)))
+        self.summary.announced += len(announcements) - len(failed)
+        self.summary.announcements_pending += len(failed)
+
+    def _store_samples(
+        self, segment: list[StagedEvent], states: dict[tuple[str, str], IssueState], last_sequence: int
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
+        """Writes the payloads the sampling plan keeps (sampling.py), at most k sample slots and the
+        representative per issue whatever the number of events, into one object; returns the references of
+        each issue's representative and of its filled slots."""
+        by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
+        for staged in segment:
+            by_issue.setdefault(staged.issue, []).append(staged)
+        prior = self._counters.events_many(
+            [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
+        )
+        # Named by (issue, slot), the representative by (issue, None).
+        writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
+        for (project_id, issue_id), events in by_issue.items():
+            pk = issue_key(project_id, issue_id)
+            plan = plan_samples(
+                events,
+                received_at=lambda staged: staged.received_at,
+                prior_in_minute={sk: count for (key, sk), count in prior.items() if key == pk},
+                new_issue=(project_id, issue_id) not in states,
+                sample_size=self._project_settings(project_id).sample_size,
+                rng=self._rng,
+            )
+            for slot, staged in plan.slots.items():
+                writes[(project_id, issue_id), slot] = staged.payload
+            if plan.representative is not None:
+                writes[(project_id, issue_id), None] = plan.representative.payload
+            self.summary.payloads_dropped += plan.dropped
+        assert self._shard is not None
+        references = self._payloads.put_batch(batch_key(self._shard, last_sequence, self._clock()), writes)
+        representatives: dict[tuple[str, str], str] = {}
+        samples: dict[tuple[str, str], dict[int, str]] = {}
+        for (issue, filled), reference in references.items():
+            if filled is None:
+                representatives[issue] = reference
+            else:
+                samples.setdefault(issue, {})[filled] = reference
+        return representatives, samples
+
+    def _release_item(
+        self, key: WriteKey, tally: Tally, release_users: dict[tuple[str, str], ReleaseUsers]
+    ) -> dict[str, Any]:
+        prior = release_users[(key[1], key[2])]
+        sketch, count = merge_users(prior.sketch, tally.users)
+        return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last, (sketch, count, prior))
+
+    def _counter_item(self, key: WriteKey, tally: Tally) -> dict[str, Any]:
+        kind = key[0]
+        if kind == "window":
+            window: Window = "minute" if key[2] == "minute" else "hour"
+            return self._counters.add_item(key[1], tally.moment, window, tally.events, tally.users or None)
+        if kind == "tags":
+            return self._counters.add_tags_item(key[1], tally.moment, tally.events, dict(tally.tag_values))
+        if kind == "user":
+            return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
+        if kind == "traffic":
+            return self._counters.add_traffic_item(key[1], tally.moment, key[3], key[4], dict(tally.increments))
+        if kind == "active":
+            return self._counters.active_item(key[1], tally.moment, tally.events)
+        return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last)
+
+
+# What a retry can cure: AWS not answering (or answering "later"), the network. Anything else an event
+# raises, it will raise again.
+TRANSIENT_ERRORS = (ArtifactUnavailable, ClientError, BotoCoreError, OSError)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
