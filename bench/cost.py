@@ -69,9 +69,13 @@ from werkzeug.wrappers import Request
 from workloads import Workload, batch_sizes, events
 
 from errata.processing.batch import WRITE_THREADS
+from infra.config import STAGES
 
 INGEST_MEMORY_GB = 512 / 1024  # infra/stacks/services.py
 PROCESSOR_MEMORY_GB = 1024 / 1024  # infra/config.py ProcessorConfig.memory_mb
+# Where SDKs send events, as the prod stage has it (infra/config.py): behind a function URL there is no
+# per-request gateway charge. `--ingest-endpoint http_api` prices the HTTP API instead.
+INGEST_ENDPOINT = STAGES["prod"].ingest_endpoint
 KINESIS_UNIT_BYTES = 25 * 1024
 CHUNK_64K = 64 * 1024
 API_GATEWAY_UNIT_BYTES = 512 * 1024
@@ -418,7 +422,7 @@ class Result:
         meters = (ingest, processor)
         lambda_gb_s = ingest.billed_seconds * INGEST_MEMORY_GB + processor.billed_seconds * PROCESSOR_MEMORY_GB
         costs = {
-            "api_gateway": ingest.api_requests * price.API_GATEWAY_HTTP_REQUEST,
+            "api_gateway": ingest.api_requests * price.API_GATEWAY_HTTP_REQUEST if INGEST_ENDPOINT == "http_api" else 0,
             "lambda": sum(m.invocations for m in meters) * price.LAMBDA_REQUEST
             + lambda_gb_s * price.LAMBDA_GB_SECOND_ARM,
             "kinesis": sum(m.kinesis_units for m in meters) * price.KINESIS_PUT_PAYLOAD_UNIT,
@@ -545,11 +549,14 @@ def _table_lines(result: Result) -> list[str]:
 
 
 def main() -> int:
+    global INGEST_ENDPOINT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every workload's event count")
     parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--ingest-endpoint", choices=["http_api", "function_url"], default=INGEST_ENDPOINT)
     args = parser.parse_args()
+    INGEST_ENDPOINT = args.ingest_endpoint
     # The local stack's moto patches (same answers, tested): moto as released deep-copies a table per item
     # of a transaction, which made this run take minutes per thousand events. moto's CPU is not counted.
     from errata_local import moto_patches
@@ -557,7 +564,10 @@ def main() -> int:
     moto_patches.apply_all()
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
     results: dict[str, Result] = {}
-    print(f"Cost per event on AWS ({price.REGION} list prices of {price.DATE}, bench/aws_prices.py); seed {args.seed}")
+    print(
+        f"Cost per event on AWS ({price.REGION} list prices of {price.DATE}, bench/aws_prices.py); seed {args.seed}; "
+        f"ingest at the {INGEST_ENDPOINT.replace('_', ' ')}"
+    )
     for workload in chosen:
         scaled = Workload(**{**workload.__dict__, "events": max(10, int(workload.events * args.scale))})
         started = time.monotonic()

@@ -48,6 +48,12 @@ class StageConfig(BaseModel):
     # API Gateway throttling for the whole HTTP API (requests per second, burst).
     throttle_rate: int = 500
     throttle_burst: int = 1000
+    # Where SDKs send events (the DSN's host): "http_api", the HTTP API beside the dashboard (throttled as
+    # above, $1.00 per million requests); "function_url", the ingest function's own URL: no per-request
+    # charge, no gateway throttling (each project's quota still answers 429), and, when set, reserved
+    # concurrency caps what a flood can cost (docs/decisions/0009-write-path-cost.md, step 5).
+    ingest_endpoint: Literal["http_api", "function_url"] = "http_api"
+    ingest_reserved_concurrency: int | None = Field(default=None, ge=1)
     iterator_age_alarm_seconds: int = 60
     # How people sign in to the dashboard: "cognito", a user pool per stage (hosted UI, MFA, groups grant
     # scopes: errata.store.projects.grant_of_groups) beside API tokens; "token", API tokens only (made by
@@ -89,6 +95,7 @@ STAGES: dict[str, StageConfig] = {
         processor=ProcessorConfig(batch_size=500, batching_window_seconds=2),
         throttle_rate=2000,
         throttle_burst=5000,
+        ingest_endpoint="function_url",
     ),
 }
 

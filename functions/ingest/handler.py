@@ -95,6 +95,16 @@ def store(project_id: str) -> dict[str, Any]:
     return _ingest(project_id, "store")
 
 
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    # Behind a function URL every path reaches the function (behind the HTTP API only the ingest routes do).
+    return Response(
+        status_code=404,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(problem(404, "no such endpoint: events go to /api/<project>/envelope/", "not_found")),
+    )
+
+
 @app.exception_handler(ErrataError)  # type: ignore[untyped-decorator]
 def client_error(error: ErrataError) -> Response[str]:
     metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)

@@ -64,6 +64,7 @@ class ErrataFunction(Construct):
         environment: dict[str, str],
         memory_mb: int = 512,
         timeout_seconds: int = 10,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -94,6 +95,7 @@ class ErrataFunction(Construct):
             layers=[layer],
             memory_size=memory_mb,
             timeout=Duration.seconds(timeout_seconds),
+            reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=getattr(lambda_.ApplicationLogLevel, config.log_level),

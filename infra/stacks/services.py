@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -103,6 +103,7 @@ class ServicesStack(Stack):
             layer=layer,
             memory_mb=512,
             timeout_seconds=10,
+            reserved_concurrency=config.ingest_reserved_concurrency,
             environment={
                 PROJECTS_TABLE.env_var: storage.projects_table.table_name,
                 COUNTERS_TABLE.env_var: storage.counters_table.table_name,
@@ -242,7 +243,7 @@ class ServicesStack(Stack):
         CfnOutput(
             self,
             "IngestUrl",
-            value=self.http_api.api_endpoint,
+            value=self._ingest_endpoint(config),
             description="DSN host: <scheme>://<key>@<host>/<project>",
         )
         CfnOutput(self, "DashboardUrl", value=f"{self.http_api.api_endpoint}/")
@@ -399,6 +400,15 @@ class ServicesStack(Stack):
                 conditions={"StringLike": {"s3:prefix": ["projects/*"]}},
             )
         )
+
+    def _ingest_endpoint(self, config: StageConfig) -> str:
+        """Where SDKs send events: the HTTP API's ingest routes, or the ingest function's own URL (no
+        per-request charge; the function answers its own CORS preflight and 404s, as behind the API)."""
+        if config.ingest_endpoint == "http_api":
+            return self.http_api.api_endpoint
+        url = self.ingest.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        # "https://<host>/": the output is the URL without the "/", as the HTTP API's endpoint is.
+        return Fn.join("", ["https://", Fn.select(2, Fn.split("/", url.url))])
 
     def _http_api(self, config: StageConfig) -> apigwv2.HttpApi:
         http_api = apigwv2.HttpApi(self, "HttpApi", api_name=f"{config.prefix}-api", create_default_stage=False)

@@ -285,3 +285,29 @@ def test_prod_signs_people_in_through_a_user_pool_and_dev_through_tokens(stages:
     variables = _one(functions)["Properties"]["Environment"]["Variables"]
     assert {"ERRATA_COGNITO_ISSUER", "ERRATA_COGNITO_CLIENT_ID", "ERRATA_COGNITO_DOMAIN_URL"} <= set(variables)
     assert "ERRATA_COGNITO_JWKS_URL" not in variables  # on AWS: the issuer's own keys
+
+
+def test_ingest_is_served_by_its_function_url_where_the_stage_chooses_it(stage: SynthesizedStage) -> None:
+    """A function URL has no per-request charge (the HTTP API's $1.00 per million is a cost target's whole
+    budget): prod takes it; the DSN's host is whichever the IngestUrl output names."""
+    urls = stage.services.find_resources("AWS::Lambda::Url")
+    output = json.dumps(stage.services.find_outputs("IngestUrl"))
+    if stage.config.ingest_endpoint == "http_api":
+        assert urls == {}
+        assert "HttpApi" in output
+        return
+    url = _one(urls)["Properties"]
+    assert url["AuthType"] == "NONE"  # the DSN key authenticates, in the function, as behind the API
+    assert "Ingest" in json.dumps(url["TargetFunctionArn"])
+    assert "FunctionUrl" in output and "HttpApi" not in output
+    permissions = stage.services.find_resources(
+        "AWS::Lambda::Permission", {"Properties": {"Action": "lambda:InvokeFunctionUrl"}}
+    )
+    assert _one(permissions)["Properties"]["FunctionUrlAuthType"] == "NONE"
+
+
+def test_prod_takes_ingest_events_at_the_function_url(stages: dict[str, SynthesizedStage]) -> None:
+    assert {name: stage.config.ingest_endpoint for name, stage in stages.items()} == {
+        "dev": "http_api",
+        "prod": "function_url",
+    }
