@@ -33,7 +33,7 @@ from errata.store.projects import ProjectSettings, ProjectStore
 from errata.store.releases import ReleaseStore
 from errata.store.secrets import SecretStore
 from errata.store.stream_positions import StreamPositionStore
-from errata.store.user_issues import UserIssueStore
+from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.trackers.linear import LINEAR_API_URL
 from errata.trackers.ticket_facts import TrackerFailed
 from errata.trackers.tickets import TicketService
@@ -110,6 +110,7 @@ def issue_batch(settings: Settings, clients: Clients) -> IssueBatch:
         dashboard_url=settings.dashboard_url,
         dead_letter_after=timedelta(seconds=settings.dead_letter_after_seconds),
         writers=_item_writers(settings, clients),
+        user_aliases=clients.kept(("user-aliases", settings.user_issues_table), UserAliasCache),
     )
 
 

@@ -13,6 +13,7 @@ import sentry_sdk
 
 import errata.store.releases
 from errata.models.ingested import IngestedEvent
+from errata.sketch import merge_users
 from errata.store.counters import issue_key
 from errata.store.event_payloads import shard_digest
 from errata_local.stack import LocalStack, StackInfo
@@ -51,8 +52,10 @@ def test_minute_and_hour_windows_count_and_expire(stack: LocalStack, info: Stack
         ExpressionAttributeValues={":pk": {"S": issue_key(project.project_id, issue["id"])}},
     )["Items"]
     by_window = {item["sk"]["S"][:1]: item for item in items}
-    # minute, hour, the issue's tag day, and its samples' references (errata.store.event_payloads)
-    assert set(by_window) == {"m", "h", "t", "s"}
+    # minute, hour, the issue's tag day, its samples' references (errata.store.event_payloads) and its
+    # users' sketch, which the issue item no longer carries (every index of the issues table copied it)
+    assert set(by_window) == {"m", "h", "t", "s", "u"}
+    assert "expires_at" not in by_window["u"]  # it lives as long as the issue
     assert 89 * 86400 < int(by_window["s"]["expires_at"]["N"]) - time.time() <= 90 * 86400
     now = time.time()
     minute_expiry = int(by_window["m"]["expires_at"]["N"]) - now
@@ -89,8 +92,12 @@ def test_search_by_user_id_email_and_ip_is_a_query_not_a_scan(project: TestProje
     assert [i["issue"]["title"] for i in project.api("/users/bob/issues").json()["issues"]] == ["coupon expired"]
     by_email = project.api("/users/ann@example.com/issues", by="email").json()["issues"]
     assert project.api("/users/ann@example.com/issues").json()["issues"] == by_email  # kind read off the value
-    assert [(i["issue"]["title"], i["user_events"]) for i in by_email] == [("cart empty", 1)]
-    assert len(project.api("/users/10.9.8.7/issues", by="ip").json()["issues"]) == 1
+    # The email and IP came once, with ann's id: they find ann, and every issue ann hit (the support case).
+    assert sorted((i["issue"]["title"], i["user_events"]) for i in by_email) == [
+        ("cart empty", 2),
+        ("coupon expired", 1),
+    ]
+    assert len(project.api("/users/10.9.8.7/issues", by="ip").json()["issues"]) == 2
     assert project.api("/users/nobody/issues").json() == {"issues": [], "next_cursor": None}
     assert "Scan" not in dynamodb_calls
 
@@ -186,3 +193,63 @@ def test_a_storm_of_ten_thousand_events_counts_all_and_stores_at_most_k_plus_one
     events = project.api(f"/issues/{issue['id']}/events").json()["events"]
     assert len(events) == sample_size
     assert {e["message"] for e in events} == {"connection pool exhausted"}
+
+
+def test_a_user_is_counted_once_per_batch_and_found_by_an_email_it_had_before_its_id(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """One user index write per (user, issue) and batch, under the strongest identity; the email and IP
+    point at it. Issues hit while only the email was known stay found by the email."""
+    shard = Shard()
+    before = _event_record(shard, project, "signup failed")
+    _rewrite(before, user={"email": "cy@example.com"})
+    assert _deliver([before]) == []
+    later = [_event_record(shard, project, "invoice missing") for _ in range(3)]
+    for record in later:
+        _rewrite(record, user={"id": "cy", "email": "cy@example.com", "ip_address": "10.1.2.3"})
+    assert _deliver(later) == []
+    dynamodb: Any = stack.client("dynamodb")
+    items = dynamodb.scan(TableName=info.settings.user_issues_table)["Items"]  # a test's look, not the product's
+    mine = [i for i in items if i["pk"]["S"].startswith(f"{project.project_id}#")]
+    counted = sorted((i["pk"]["S"].split("#", 1)[1], int(i["events"]["N"])) for i in mine if "events" in i)
+    assert counted == [("email:cy@example.com", 1), ("id:cy", 3)]
+    aliases = sorted(i["pk"]["S"].split("#", 1)[1] for i in mine if "primary" in i)
+    assert aliases == ["email:cy@example.com", "ip:10.1.2.3"]
+    by_email = project.api("/users/cy@example.com/issues", by="email").json()["issues"]
+    assert sorted((i["issue"]["title"], i["user_events"]) for i in by_email) == [
+        ("invoice missing", 3),
+        ("signup failed", 1),
+    ]
+    by_id = project.api("/users/cy/issues").json()["issues"]
+    assert [(i["issue"]["title"], i["user_events"]) for i in by_id] == [("invoice missing", 3)]
+
+
+def test_an_issue_that_kept_its_user_sketch_on_its_item_keeps_its_users_when_the_sketch_moves(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """Issues written before the sketch had its own item carry it on the issue item: the first batch after
+    merges it into the new item, the next one drops it from the issue (not the same one: a batch that failed
+    part way could otherwise lose the users it held)."""
+    shard = Shard()
+    assert _deliver([_event_record(shard, project, "quota exceeded", user="first")]) == []
+    issue = project.issues()[0]
+    dynamodb: Any = stack.client("dynamodb")
+    legacy, _ = merge_users(None, ["old-1", "old-2", "old-3"])
+    key = {"project_id": {"S": project.project_id}, "issue_id": {"S": issue["id"]}}
+    dynamodb.update_item(
+        TableName=info.settings.issues_table,
+        Key=key,
+        UpdateExpression="SET user_sketch = :sketch",
+        ExpressionAttributeValues={":sketch": {"B": legacy}},
+    )
+    dynamodb.delete_item(
+        TableName=info.settings.counters_table,
+        Key={"pk": {"S": issue_key(project.project_id, issue["id"])}, "sk": {"S": "users"}},
+    )
+
+    assert _deliver([_event_record(shard, project, "quota exceeded", user="new-1")]) == []
+    assert project.issues()[0]["user_count"] == 4
+    assert "user_sketch" in dynamodb.get_item(TableName=info.settings.issues_table, Key=key)["Item"]
+    assert _deliver([_event_record(shard, project, "quota exceeded", user="new-2")]) == []
+    assert project.issues()[0]["user_count"] == 5
+    assert "user_sketch" not in dynamodb.get_item(TableName=info.settings.issues_table, Key=key)["Item"]

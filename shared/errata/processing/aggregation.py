@@ -45,7 +45,7 @@ def tally_of(key: WriteKey, records: list[Staged]) -> Tally:
         if kind == "traffic":
             tally.increments.update(record.increments())
         identity = record.identity
-        if identity and ((kind == "window" and key[1].startswith("issue#")) or kind in ("release", "users")):
+        if identity and ((kind == "window" and key[1].startswith("issue#")) or kind in ("release", "users", "sketch")):
             tally.users.add(identity)
         if kind == "tags":
             tally.tag_values.update(record.tag_values.items())

@@ -41,7 +41,7 @@ from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
 from errata.store.shard_marks import ShardMark, marked, read_mark
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
-from errata.store.user_issues import UserIssueStore
+from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
 from errata.tag_values import tag_values
 from errata.timefmt import iso_utc, utc_now
@@ -110,6 +110,7 @@ class _Prefetched:
     representatives: dict[tuple[str, str], str]
     project_users: dict[tuple[str, str], UserSketch]
     release_users: dict[tuple[str, str], ReleaseUsers]
+    issue_users: dict[tuple[str, str], UserSketch]
 
 
 @dataclass
@@ -148,7 +149,9 @@ class IssueBatch:
         dead_letter_after: timedelta | None = None,
         clock: Callable[[], datetime] = utc_now,
         writers: Executor | None = None,
+        user_aliases: UserAliasCache | None = None,
     ) -> None:
+        self._user_aliases = user_aliases or UserAliasCache()
         # Item writes run in parallel: one pool per container (errata.wiring), or one per batch.
         self._writers = writers or ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="item-write")
         self._sleep = sleep
@@ -319,13 +322,25 @@ class IssueBatch:
             release_users=self._releases.user_sketches(
                 [(key[1], key[2]) for key in by_key if key[0] == "release" and tally_of(key, by_key[key]).users]
             ),
+            issue_users=self._counters.issue_sketches([(key[1], key[2]) for key in by_key if key[0] == "sketch"]),
         )
+        day = f"{self._clock():%Y-%m-%d}"
+        aliases = {key: by_key.pop(key)[-1].received_at for key in [k for k in by_key if k[0] == "alias"]}
+        aliases = {k: moment for k, moment in aliases.items() if not self._user_aliases.written_today(k[1], k[2], day)}
         writes = [self._writers.submit(self._write_once, key, keyed, mark, prefetched) for key, keyed in by_key.items()]
+        # Pointing slots at payloads and identities at their user is the same write however often it is made:
+        # these need no mark.
         writes += [
-            self._writers.submit(self._write_samples, issue_key(*issue), references)
-            for issue, references in samples.items()
+            self._writers.submit(self._write_plain, self._counters.samples_item(issue_key(*issue), refs, self._clock()))
+            for issue, refs in samples.items()
+        ]
+        writes += [
+            self._writers.submit(self._write_plain, self._user_issues.alias_item(key[1], key[2], moment))
+            for key, moment in aliases.items()
         ]
         outcomes = [write.result() for write in writes]  # raises the first failure, once every write ended
+        for key in aliases:
+            self._user_aliases.remember(key[1], key[2], day)
         if not self._positions.advance(self._shard, self._position, last, self._recent_after(records)):
             raise ConcurrentShardWriter(f"position of {self._shard} moved")
         self._position = last
@@ -345,12 +360,12 @@ class IssueBatch:
             recent.add(record.event_id, record.received_at)
         return recent
 
-    def _write_samples(self, pk: str, references: dict[int, str]) -> _Written:
-        # Pointing slots at payloads is the same write however often it is made: it needs no mark.
+    def _write_plain(self, update: dict[str, Any]) -> _Written:
+        """An update that may be made any number of times, retried while throttled."""
         outcome = _Written()
         for attempt in range(_WRITE_ATTEMPTS):
             try:
-                self._dynamodb.update_item(**self._counters.samples_item(pk, references, self._clock())["Update"])
+                self._dynamodb.update_item(**update["Update"])
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") not in _THROTTLED:
                     raise
@@ -359,7 +374,7 @@ class IssueBatch:
                 continue
             outcome.written = True
             return outcome
-        raise RuntimeError(f"the samples of {pk} were throttled {_WRITE_ATTEMPTS} times")
+        raise RuntimeError(f"an update of {update['Update']['TableName']} was throttled {_WRITE_ATTEMPTS} times")
 
     def _write_once(self, key: WriteKey, records: list[Staged], mark: ShardMark, prefetched: _Prefetched) -> _Written:
         """Writes what `records` add to the item `key`, unless an earlier attempt of this batch did: the
@@ -421,6 +436,11 @@ class IssueBatch:
             )
             sketch, users = merge_users(prior.sketch if prior else None, tally.users)
             return self._counters.user_sketch_item(key[1], tally.moment, sketch, users, prior), None
+        if kind == "sketch":
+            issue = (key[1], key[2])
+            prior, legacy = self._issue_users(issue, prefetched, fresh)
+            sketch, _ = merge_users(prior.sketch if prior else legacy, tally.users)
+            return self._counters.issue_sketch_item(issue_key(*issue), sketch, prior), None
         if kind == "release" and tally.users:
             sketches = self._releases.user_sketches([(key[1], key[2])]) if fresh else prefetched.release_users
             return self._release_item(key, tally, sketches), None
@@ -431,12 +451,18 @@ class IssueBatch:
     ) -> tuple[dict[str, Any], Announcement | None]:
         aggregate = IssueAggregate.of([r for r in records if isinstance(r, StagedEvent)])
         state = self._issues.current_states([issue]).get(issue) if fresh else prefetched.states.get(issue)
-        sketch, user_count = None, 0
+        user_count: int | None = None
+        has_sketch_item = False
         if aggregate.users:
-            sketch, user_count = merge_users(state.user_sketch if state else None, aggregate.users)
+            # The count of the sketch as this batch leaves it (merging is idempotent: the sketch item, written
+            # beside, may already hold these users). Another shard writing the issue at once may make it lag
+            # by its users until the issue's next write.
+            prior, legacy = self._issue_users(issue, prefetched, fresh, state)
+            _, user_count = merge_users(prior.sketch if prior else legacy, aggregate.users)
+            has_sketch_item = prior is not None
         change = self._status_change(state, aggregate)
-        announcement = self._announcement(aggregate, state, change, user_count)
-        new_users = user_count - state.user_count if state and sketch else user_count
+        announcement = self._announcement(aggregate, state, change, user_count or 0)
+        new_users = user_count - state.user_count if state and user_count is not None else user_count or 0
         impact = impact_after(
             state.impact if state else None,
             new_users,
@@ -446,9 +472,27 @@ class IssueBatch:
         )
         delta = aggregate.delta(prefetched.representatives.get(issue))
         update = self._issues.update_item(
-            delta, state, sketch, user_count, change, announcement, impact, keep_mark=mark.attribute
+            delta,
+            state,
+            user_count,
+            change,
+            announcement,
+            impact,
+            keep_mark=mark.attribute,
+            drop_user_sketch=has_sketch_item,
         )
         return update, announcement
+
+    def _issue_users(
+        self, issue: tuple[str, str], prefetched: _Prefetched, fresh: bool, state: IssueState | None = None
+    ) -> tuple[UserSketch | None, bytes | None]:
+        """The issue's sketch item as read, and the sketch the issue item carried before there was one."""
+        prior = self._counters.issue_sketches([issue]).get(issue) if fresh else prefetched.issue_users.get(issue)
+        if prior is not None:
+            return prior, None
+        if state is None:
+            state = self._issues.current_states([issue]).get(issue) if fresh else prefetched.states.get(issue)
+        return None, state.user_sketch if state else None
 
     def _back_off(self, attempt: int) -> None:
         """Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): shards that collided on an

@@ -9,12 +9,12 @@ from typing import Any
 from errata.grouping.fingerprint import Grouping
 from errata.models.event import SentryEvent
 from errata.store.counters import Window, issue_key, project_key, tag_day_key, window_key
-from errata.store.user_issues import identity_keys
+from errata.store.user_issues import alias_keys, primary_key
 from errata.traffic import CRASHED, ERRORED, ERRORS, MAX_TRAFFIC_COUNT, REQUESTS, SESSIONS
 
 TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
 # An item a batch adds to: its kind first ("issue", "window", "tags", "user", "users", "active", "release",
-# "traffic"), then what names it.
+# "traffic", "alias", "sketch"), then what names it.
 WriteKey = tuple[str, ...]
 WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
@@ -52,10 +52,14 @@ class StagedEvent:
             keys.add(("window", issue_key(*self.issue), window, moment))
             keys.add(("window", project_key(self.project_id), window, moment))
         keys.add(("tags", issue_key(*self.issue), tag_day_key(self.received_at)))
-        keys.update(("user", key, self.issue_id) for key in identity_keys(self.project_id, self.event.user))
+        primary = primary_key(self.project_id, self.event.user)
+        if primary is not None:
+            keys.add(("user", primary, self.issue_id))
+            keys.update(("alias", alias, primary) for alias in alias_keys(self.project_id, self.event.user))
         keys.add(("active", self.project_id, window_key(self.received_at, "minute")))
         if self.identity:
             keys.add(("users", self.project_id, window_key(self.received_at, "hour")))
+            keys.add(("sketch", *self.issue))
         if self.event.release:
             keys.add(("release", self.project_id, self.event.release))
         hour = window_key(self.received_at, "hour")

@@ -12,11 +12,14 @@
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
     issue#<project>#<issue>         samples                s<slot> (a payload reference per sample slot:
                                                            errata.store.event_payloads)
+    issue#<project>#<issue>         users                  sketch (HLL of the issue's users), revision: beside
+                                                           the issue, so its ~2 KB are not copied into every
+                                                           index of the issues table on each write
 
 Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
 last week is always there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
-written in the processor's batch transaction, one item per (key, window) per batch, so replays never double
-count.
+written once per batch, one item per (key, window), marked with the batch (errata.store.shard_marks), so
+replays never double count.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ MAX_USERS_PER_WINDOW = 100
 MAX_TAG_VALUES_PER_DAY = 40
 TAG_VALUE_LENGTH = 64
 _SAMPLES_SK = "samples"
+_ISSUE_USERS_SK = "users"
 # Samples point into batch objects, which the bucket keeps at most 90 days (infra: payload_retention_days).
 SAMPLES_TTL = timedelta(days=90)
 _TAGS_PREFIX = "t#"
@@ -99,7 +103,8 @@ def active_key(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class UserSketch:
-    """A project's distinct users in one hour: the denominator of an issue's user share."""
+    """A HyperLogLog of distinct users as read, and the revision its next write must find: a project's in
+    one hour (the denominator of an issue's user share), or an issue's."""
 
     sketch: bytes | None
     users: int
@@ -321,6 +326,37 @@ class CounterStore:
             values.pop("pk"), values.pop("expires_at", None)
             rows.append({"hour": hour, "dimension": dimension, "value": value, **values})
         return rows
+
+    def issue_sketches(self, issues: list[tuple[str, str]]) -> dict[tuple[str, str], UserSketch]:
+        """The user sketch of each (project, issue) that has one, read consistently."""
+        items = batch_get(
+            self._dynamodb,
+            self._table,
+            [{"pk": issue_key(project, issue), "sk": _ISSUE_USERS_SK} for project, issue in sorted(set(issues))],
+            projection="pk, sketch, revision",
+            consistent=True,
+        )
+        sketches = {}
+        for values in items:
+            project, issue = values["pk"].removeprefix("issue#").split("#", 1)
+            sketches[(project, issue)] = UserSketch(values.get("sketch"), 0, int(values.get("revision", 0)))
+        return sketches
+
+    def issue_sketch_item(self, pk: str, sketch: bytes, prior: UserSketch | None) -> dict[str, Any]:
+        """An update replacing an issue's user sketch; it fails if another writer replaced it since `prior`."""
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item({"pk": pk, "sk": _ISSUE_USERS_SK}),
+            "UpdateExpression": "SET sketch = :sketch ADD revision :one",
+        }
+        values: dict[str, Any] = {":sketch": sketch, ":one": 1}
+        if prior is None:
+            update["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            update["ConditionExpression"] = "revision = :revision"
+            values[":revision"] = prior.revision
+        update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
 
     def samples_item(self, pk: str, references: dict[int, str], moment: datetime) -> dict[str, Any]:
         """A TransactWriteItems entry pointing the sample slots a batch filled at their payloads."""

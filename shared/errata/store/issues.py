@@ -53,7 +53,8 @@ class Announcement:
 
 @dataclass(frozen=True)
 class IssueState:
-    """What a writer must know of an issue before changing it: the optimistic-lock revision and the sketch."""
+    """What a writer must know of an issue before changing it: the optimistic-lock revision, and the user
+    sketch that items written before the sketch had its own item carry."""
 
     revision: int
     last_seen: str
@@ -185,16 +186,19 @@ class IssueStore:
         self,
         delta: IssueDelta,
         state: IssueState | None,
-        user_sketch: bytes | None,
-        user_count: int,
+        user_count: int | None,
         status_change: StatusChange | None = None,
         announcement: Announcement | None = None,
         impact: float | None = None,
         keep_mark: str = "",
+        drop_user_sketch: bool = False,
     ) -> dict[str, Any]:
         """An update (TransactWriteItems' `Update` shape) applying `delta`; it fails if the issue changed since
-        `state`. An announcement rides along into the outbox (ANNOUNCEMENTS_INDEX). The state's stale shard
-        marks are dropped, except `keep_mark` (the writer's own, which the write sets)."""
+        `state`. `user_count` is the estimate of the issue's user sketch (errata.store.counters) after this
+        batch, None when the batch's events named no user. An announcement rides along into the outbox
+        (ANNOUNCEMENTS_INDEX). The state's stale shard marks are dropped, except `keep_mark` (the writer's
+        own, which the write sets); `drop_user_sketch`: the sketch the item kept before the sketch had an
+        item of its own (once that item exists, so a failed batch cannot lose the users it held)."""
         last_seen = iso_utc(delta.last_seen)
         if state is not None and state.last_seen > last_seen:
             last_seen = state.last_seen  # another shard already saw a later event
@@ -271,9 +275,10 @@ class IssueStore:
             for index, mark in enumerate(m for m in state.stale_marks if m != keep_mark):
                 names[f"#stale{index}"] = mark
                 removes.append(f"#stale{index}")
-        if user_sketch is not None:
-            sets.append("user_sketch = :user_sketch, user_count = :user_count")
-            values[":user_sketch"] = user_sketch
+        if drop_user_sketch and state is not None and state.user_sketch is not None:
+            removes.append("user_sketch")
+        if user_count is not None:
+            sets.append("user_count = :user_count")
             values[":user_count"] = user_count
         else:
             sets.append("user_count = if_not_exists(user_count, :zero)")
