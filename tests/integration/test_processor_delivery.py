@@ -281,8 +281,8 @@ def test_a_batch_that_fails_part_way_through_its_writes_counts_each_event_once_w
     # Every record failed: Powertools raises, and Lambda retries the invocation.
     with item_write_faults(_processor_dynamodb(), faults), pytest.raises(BatchProcessingError):
         _deliver(batch)
-    assert faults.failed > 0
-    assert 0 < sum(issue["count"] for issue in project.issues()) < 30 or len(project.issues()) < 3
+    # Nine of the batch's item writes landed and every later one failed: the items hold part of the batch.
+    assert faults.failed > 0 and faults.calls - faults.failed == 9
     if redelivery == "whole":
         assert _deliver(batch) == []
     elif redelivery == "bisected":

@@ -13,10 +13,10 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -39,7 +39,7 @@ from errata.store.event_payloads import EventPayloadStore, batch_key
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
-from errata.store.shard_marks import ShardMark, marked, read_mark
+from errata.store.shard_marks import ShardMark, mark_of, marked
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
@@ -148,12 +148,12 @@ class IssueBatch:
         sleep: Callable[[float], None] = time.sleep,
         dead_letter_after: timedelta | None = None,
         clock: Callable[[], datetime] = utc_now,
-        writers: Executor | None = None,
+        writers: Executor,
         user_aliases: UserAliasCache | None = None,
     ) -> None:
         self._user_aliases = user_aliases or UserAliasCache()
-        # Item writes run in parallel: one pool per container (errata.wiring), or one per batch.
-        self._writers = writers or ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="item-write")
+        # Item writes run in parallel, in the container's pool (errata.wiring).
+        self._writers = writers
         self._sleep = sleep
         self._clock = clock
         # A record still failing this long after ingest is dead-lettered with its data instead of retried;
@@ -360,26 +360,37 @@ class IssueBatch:
             recent.add(record.event_id, record.received_at)
         return recent
 
-    def _write_plain(self, update: dict[str, Any]) -> _Written:
-        """An update that may be made any number of times, retried while throttled."""
-        outcome = _Written()
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                self._dynamodb.update_item(**update["Update"])
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in _THROTTLED:
-                    raise
+    def _update(
+        self, request: dict[str, Any], outcome: _Written, attempt: int
+    ) -> tuple[Literal["written", "throttled", "refused"], dict[str, Any]]:
+        """Sends one UpdateItem. A refusal by its condition comes with the item as it is (the request asks
+        for it: ReturnValuesOnConditionCheckFailure); a throttled send is counted and waited out."""
+        try:
+            self._dynamodb.update_item(**request)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _THROTTLED:
                 outcome.throttled += 1
                 self._back_off(attempt)
-                continue
-            outcome.written = True
-            return outcome
+                return "throttled", {}
+            if code != "ConditionalCheckFailedException":
+                raise
+            return "refused", cast(dict[str, Any], exc.response.get("Item", {}))
+        outcome.written = True
+        return "written", {}
+
+    def _write_plain(self, update: dict[str, Any]) -> _Written:
+        """An update that may be made any number of times (it has no condition), sent until not throttled."""
+        outcome = _Written()
+        for attempt in range(_WRITE_ATTEMPTS):
+            if self._update(update["Update"], outcome, attempt)[0] == "written":
+                return outcome
         raise RuntimeError(f"an update of {update['Update']['TableName']} was throttled {_WRITE_ATTEMPTS} times")
 
     def _write_once(self, key: WriteKey, records: list[Staged], mark: ShardMark, prefetched: _Prefetched) -> _Written:
         """Writes what `records` add to the item `key`, unless an earlier attempt of this batch did: the
         write is conditional on the shard's mark (errata.store.shard_marks) and on the item's own condition
-        (a revision read, a bounded list). A refusal reads the mark to tell which of them refused it."""
+        (a revision read, a bounded list). A refusal returns the item, whose mark tells which one refused."""
         outcome = _Written(issue=key[0] == "issue")
         since = self._position
         fresh = False
@@ -389,21 +400,13 @@ class IssueBatch:
                 outcome.already = True
                 return outcome
             update, announcement = self._item_update(key, adding, prefetched, fresh, mark)
-            request = marked(update, mark, since)
-            try:
-                self._dynamodb.update_item(**request)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code in _THROTTLED:
-                    outcome.throttled += 1
-                    self._back_off(attempt)
-                    continue
-                if code != "ConditionalCheckFailedException":
-                    raise
-            else:
-                outcome.written, outcome.announcement = True, announcement
+            result, item = self._update(marked(update, mark, since), outcome, attempt)
+            if result == "written":
+                outcome.announcement = announcement
                 return outcome
-            found = read_mark(self._dynamodb, request, mark)
+            if result == "throttled":
+                continue
+            found = mark_of(item, mark)
             fresh = True
             if found is not None and found >= mark.last:
                 outcome.already = True  # an earlier attempt of this batch wrote all of it

@@ -14,9 +14,10 @@ item is made on the condition that the item's mark is at or below P (or absent),
 - the position moves to L only after every item is written, so a record at or below the position is in
   every item it touches.
 
-Two small writes per batch (the position, and a read of an item only when its condition fails) instead of a
-transaction that doubles every write unit and holds at most 100 items. The day lets a reader of the item
-drop marks older than any retry can be (STALE_AFTER_DAYS): an item gains a mark per shard that writes it.
+One small write per batch (the position; a refused write returns the item, so telling why costs no read)
+instead of a transaction that doubles every write unit and holds at most 100 items. The day lets a reader of
+the item drop marks older than any retry can be (STALE_AFTER_DAYS): an item gains a mark per shard that
+writes it.
 """
 
 from __future__ import annotations
@@ -107,17 +108,11 @@ def marked(update: dict[str, Any], mark: ShardMark, since: int | None) -> dict[s
         _VALUE: {"S": mark.value()},
         _BOUND: {"S": bound},
     }
+    # A refusal then carries the item: its mark says whether this batch, or the item's condition, refused.
+    request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return request
 
 
-def read_mark(dynamodb: Any, request: dict[str, Any], mark: ShardMark) -> int | None:
-    """The shard's mark on the item `request` writes, read consistently (after its condition failed)."""
-    response = dynamodb.get_item(
-        TableName=request["TableName"],
-        Key=request["Key"],
-        ConsistentRead=True,
-        ProjectionExpression=_NAME,
-        ExpressionAttributeNames={_NAME: mark.attribute},
-    )
-    value = response.get("Item", {}).get(mark.attribute, {}).get("S")
-    return mark_sequence(value)
+def mark_of(item: dict[str, Any], mark: ShardMark) -> int | None:
+    """The shard's mark on `item` (DynamoDB's typed form, as a refused write returns it), if any."""
+    return mark_sequence(item.get(mark.attribute, {}).get("S"))
