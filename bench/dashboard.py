@@ -25,6 +25,7 @@ import requests
 from errata.impact import impact_after
 from errata.store.counters import issue_key, window_key
 from errata.store.dynamo import to_item
+from errata.store.issues import SORT_INDEXES
 from errata.timefmt import iso_utc
 from errata_local.stack import AlertingOptions, LocalStack
 
@@ -69,6 +70,14 @@ def _load(stack: LocalStack, issues: int, events: int, rng: random.Random) -> li
                 "payload_key": f"projects/1/issues/{issue_id}/latest.json",
                 "impact": Decimal(str(impact_after(None, max(1, count // 3), count, "error", last))),
             }
+        )
+        item = items[-1]
+        item.update(  # the ranks the listings sort by, as the processor copies them (errata.store.issues)
+            rank_events=count,
+            rank_users=item["user_count"],
+            rank_seen=item["last_seen"],
+            rank_impact=item["impact"],
+            ranked_at=item["last_seen"],
         )
     for start in range(0, len(items), 25):
         pending: dict[str, Any] = {
@@ -177,7 +186,7 @@ def main() -> None:
             started = time.perf_counter()
             dynamodb.query(
                 TableName=info.settings.issues_table,
-                IndexName="by_frequency",
+                IndexName=SORT_INDEXES["frequency"].name,
                 KeyConditionExpression="project_id = :p",
                 ExpressionAttributeValues={":p": {"S": "1"}},
                 ScanIndexForward=False,

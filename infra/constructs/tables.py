@@ -35,6 +35,7 @@ def table_from_spec(scope: Construct, construct_id: str, spec: TableSpec, config
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
                 projection_type=getattr(dynamodb.ProjectionType, index.projection),
+                non_key_attributes=list(index.included) or None,
             )
             for index in spec.indexes
         ]

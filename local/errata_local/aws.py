@@ -25,7 +25,7 @@ from errata.settings import Settings
 from errata.store.alert_rules import ALERT_RULES_TABLE
 from errata.store.counters import COUNTERS_TABLE
 from errata.store.integrations import INTEGRATIONS_TABLE
-from errata.store.issues import ISSUES_TABLE
+from errata.store.issues import ISSUES_TABLE, IssueStore
 from errata.store.projects import PROJECTS_TABLE
 from errata.store.releases import RELEASES_TABLE
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
@@ -156,6 +156,27 @@ def _unless_restored(*codes: str) -> Iterator[None]:
             raise
 
 
+def migrate_indexes(dynamodb: Any, spec: TableSpec, table_name: str) -> bool:
+    """Brings a restored table's indexes to its spec (state saved by an earlier version): creates the missing
+    ones and deletes the retired ones, one per UpdateTable as DynamoDB requires. True if any was created."""
+    existing = {
+        index["IndexName"]
+        for index in dynamodb.describe_table(TableName=table_name)["Table"].get("GlobalSecondaryIndexes", [])
+    }
+    request = spec.create_table_request(table_name)
+    wanted = {index["IndexName"]: index for index in request.get("GlobalSecondaryIndexes", [])}
+    definitions = request["AttributeDefinitions"]
+    for name in existing - set(wanted):
+        dynamodb.update_table(TableName=table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
+    for name in sorted(set(wanted) - existing):
+        dynamodb.update_table(
+            TableName=table_name,
+            AttributeDefinitions=definitions,
+            GlobalSecondaryIndexUpdates=[{"Create": wanted[name]}],
+        )
+    return bool(set(wanted) - existing)
+
+
 def provision(client: Callable[[str], Any], prefix: str) -> Settings:
     """Creates Errata's resources through any boto3 client factory (the moto server, or moto in-process for
     benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s. Resources
@@ -163,13 +184,19 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
     names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
     dynamodb = client("dynamodb")
     for spec in TABLES:
-        with _unless_restored("ResourceInUseException"):
+        try:
             dynamodb.create_table(**spec.create_table_request(names[spec.logical_name]))
-            if spec.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=names[spec.logical_name],
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
-                )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            if migrate_indexes(dynamodb, spec, names[spec.logical_name]) and spec is ISSUES_TABLE:
+                IssueStore(dynamodb, names[spec.logical_name]).backfill_ranks()
+            continue
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=names[spec.logical_name],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
     stream = physical_name(prefix, naming.EVENTS_STREAM)
     kinesis = client("kinesis")
     with _unless_restored("ResourceInUseException"):

@@ -157,6 +157,6 @@ def test_the_evaluator_reads_only_the_issues_that_moved(
     read = " ".join(params for _, params in calls)
     assert moving["id"] in read
     assert not [issue_id for issue_id in quiet if issue_id in read]
-    [recency] = [p for name, p in calls if name == "Query" and "by_recency" in p and project.project_id in p]
-    assert "last_seen >= :since" in recency
+    [recency] = [p for name, p in calls if name == "Query" and "ranked_by_recency" in p and project.project_id in p]
+    assert "rank_seen >= :since" in recency
     sentry_sdk.get_client().close()

@@ -483,6 +483,7 @@ class IssueBatch:
             impact,
             keep_mark=mark.attribute,
             drop_user_sketch=has_sketch_item,
+            now=self._clock(),
         )
         return update, announcement
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -17,14 +17,25 @@ from errata.timefmt import iso_utc
 IssueSort = Literal["frequency", "recency", "users", "impact"]
 
 _PROJECT = KeyAttribute("project_id")
+# The listings are keyed by ranks: copies of the issue's totals, refreshed at most once a minute (sooner when
+# a total has doubled since, so a young issue climbs at once). A write to a busy issue then changes no index
+# entry: the indexes project only what a listing filters on, which rarely changes, and a page's items are read
+# whole by key (their totals are exact; only the order may lag by up to a minute).
+RANK_REFRESH = timedelta(seconds=60)
+_FILTERED = ("status", "level", "environment", "first_release", "last_release", "title", "culprit")
 SORT_INDEXES: dict[str, GlobalIndex] = {
-    "frequency": GlobalIndex("by_frequency", _PROJECT, KeyAttribute("event_count", "N")),
-    "recency": GlobalIndex("by_recency", _PROJECT, KeyAttribute("last_seen")),
-    "users": GlobalIndex("by_users", _PROJECT, KeyAttribute("user_count", "N")),
-    "impact": GlobalIndex("by_impact", _PROJECT, KeyAttribute("impact", "N")),  # errata.impact
+    sort: GlobalIndex(f"ranked_by_{sort}", _PROJECT, rank, projection="INCLUDE", included=_FILTERED)
+    for sort, rank in (
+        ("frequency", KeyAttribute("rank_events", "N")),
+        ("recency", KeyAttribute("rank_seen")),
+        ("users", KeyAttribute("rank_users", "N")),
+        ("impact", KeyAttribute("rank_impact", "N")),  # errata.impact
+    )
 }
 # Issues first seen in a release: `release_key` is "<project>#<first release>", set with the first release.
-FIRST_RELEASE_INDEX = GlobalIndex("by_first_release", KeyAttribute("release_key"), KeyAttribute("first_seen"))
+FIRST_RELEASE_INDEX = GlobalIndex(
+    "first_seen_in_release", KeyAttribute("release_key"), KeyAttribute("first_seen"), projection="KEYS_ONLY"
+)
 # The outbox: an issue whose `Issue Created`/`Issue Regressed` event is not yet on the bus carries it in
 # `outbox_type`/`outbox_detail`, written in the batch's transaction; `outbox_pk` puts it on this sparse
 # index until the event is published, so the minute evaluator can publish what a failed put left behind.
@@ -68,6 +79,25 @@ class IssueState:
     impact: float | None = None
     # Shard marks no retry can need any more (errata.store.shard_marks): the next write drops them.
     stale_marks: tuple[str, ...] = ()
+    ranks: Ranks | None = None  # None: written before ranks were kept
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """The totals the listing indexes sort by, as last copied (SORT_INDEXES)."""
+
+    events: int
+    users: int
+    seen: str
+    at: str  # when they were copied
+
+    def due(self, events: int, users: int, now: datetime) -> bool:
+        """Whether a write with these totals copies them again: a minute on, or a total doubled."""
+        return (
+            iso_utc(now - RANK_REFRESH) >= self.at
+            or events >= 2 * max(self.events, 1)
+            or users >= 2 * max(self.users, 1)
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +208,14 @@ class IssueStore:
                 ignore_until=values.get("ignore_until"),
                 impact=values.get("impact"),
                 stale_marks=tuple(stale_marks(values, now)),
+                ranks=Ranks(
+                    events=int(values["rank_events"]),
+                    users=int(values.get("rank_users", 0)),
+                    seen=values.get("rank_seen", ""),
+                    at=values["ranked_at"],
+                )
+                if "ranked_at" in values
+                else None,
             )
             for values in items
         }
@@ -192,11 +230,13 @@ class IssueStore:
         impact: float | None = None,
         keep_mark: str = "",
         drop_user_sketch: bool = False,
+        now: datetime | None = None,
     ) -> dict[str, Any]:
         """An update (TransactWriteItems' `Update` shape) applying `delta`; it fails if the issue changed since
         `state`. `user_count` is the estimate of the issue's user sketch (errata.store.counters) after this
         batch, None when the batch's events named no user. An announcement rides along into the outbox
-        (ANNOUNCEMENTS_INDEX). The state's stale shard marks are dropped, except `keep_mark` (the writer's
+        (ANNOUNCEMENTS_INDEX). The ranks are copied when due (`Ranks.due` at `now`). The state's stale shard
+        marks are dropped, except `keep_mark` (the writer's
         own, which the write sets); `drop_user_sketch`: the sketch the item kept before the sketch had an
         item of its own (once that item exists, so a failed batch cannot lose the users it held)."""
         last_seen = iso_utc(delta.last_seen)
@@ -283,6 +323,17 @@ class IssueStore:
         else:
             sets.append("user_count = if_not_exists(user_count, :zero)")
             values[":zero"] = 0
+        events_after = (state.event_count if state else 0) + delta.count
+        users_after = user_count if user_count is not None else (state.user_count if state else 0)
+        now = now or datetime.now(UTC)
+        if state is None or state.ranks is None or status_change or state.ranks.due(events_after, users_after, now):
+            known_impact = state.impact if state is not None and state.impact is not None else 0.0
+            sets.append("rank_events = :rank_events, rank_users = :rank_users, rank_seen = :last_seen")
+            sets.append("rank_impact = :rank_impact, ranked_at = :ranked_at")
+            values[":rank_events"] = events_after
+            values[":rank_users"] = users_after
+            values[":rank_impact"] = Decimal(str(impact if impact is not None else known_impact))
+            values[":ranked_at"] = iso_utc(now)
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": to_item({"project_id": delta.project_id, "issue_id": delta.issue_id}),
@@ -336,16 +387,20 @@ class IssueStore:
             )
 
     def recently_active(self, project_id: str, since: str, limit: int = 500) -> list[dict[str, Any]]:
-        """Issues seen at or after `since`: the work of the minute evaluator is O(active issues)."""
+        """Issues seen at or after `since`: the work of the minute evaluator is O(active issues). The recency
+        rank lags `last_seen` by up to RANK_REFRESH, so the Query reaches that much further back."""
+        reach = iso_utc(datetime.fromisoformat(since.replace("Z", "+00:00")) - RANK_REFRESH)
         response = self._dynamodb.query(
             TableName=self._table,
             IndexName=SORT_INDEXES["recency"].name,
-            KeyConditionExpression="project_id = :project AND last_seen >= :since",
-            ExpressionAttributeValues=to_item({":project": project_id, ":since": since}),
+            KeyConditionExpression="project_id = :project AND rank_seen >= :since",
+            ExpressionAttributeValues=to_item({":project": project_id, ":since": reach}),
+            ProjectionExpression="issue_id",
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [from_item(item) for item in response.get("Items", [])]
+        items = self._in_order(project_id, [from_item(key) for key in response.get("Items", [])])
+        return [item for item in items if item.get("last_seen", "") >= since]
 
     def list_issues(
         self,
@@ -355,8 +410,8 @@ class IssueStore:
         cursor: str | None = None,
         filters: IssueFilter | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the project's issues in `sort` order (a Query of its index), and the cursor of the next
-        page. Filters are applied by DynamoDB to the items the Query reads."""
+        """One page of the project's issues in `sort` order (a Query of its index, filtered by DynamoDB on
+        what the index projects), then the page's items, read whole; and the cursor of the next page."""
         index = SORT_INDEXES[sort]
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -376,8 +431,8 @@ class IssueStore:
         assert index.sort_key is not None
         attributes = ("project_id", "issue_id", index.sort_key.name)
         start = decode_cursor(cursor, ("project_id", project_id), set(attributes)) if cursor else None
-        items, last = query_page(self._dynamodb, limit=limit, start=start, key_attributes=attributes, **request)
-        return items, encode_cursor(last)
+        keys, last = query_page(self._dynamodb, limit=limit, start=start, key_attributes=attributes, **request)
+        return self._in_order(project_id, keys), encode_cursor(last)
 
     def first_seen_in(
         self, project_id: str, release: str, limit: int, cursor: str | None = None
@@ -386,7 +441,7 @@ class IssueStore:
         key = f"{project_id}#{release}"
         attributes = ("project_id", "issue_id", "release_key", "first_seen")
         start = decode_cursor(cursor, ("release_key", key), set(attributes)) if cursor else None
-        items, last = query_page(
+        keys, last = query_page(
             self._dynamodb,
             limit=limit,
             start=start,
@@ -397,7 +452,12 @@ class IssueStore:
             ExpressionAttributeValues=to_item({":key": key}),
             ScanIndexForward=False,
         )
-        return items, encode_cursor(last)
+        return self._in_order(project_id, keys), encode_cursor(last)
+
+    def _in_order(self, project_id: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of index entries, whole, in the entries' order (one BatchGetItem per 100)."""
+        found = self.get_many(project_id, [key["issue_id"] for key in keys])
+        return [found[key["issue_id"]] for key in keys if key["issue_id"] in found]
 
     def get_many(self, project_id: str, issue_ids: list[str]) -> dict[str, dict[str, Any]]:
         items = batch_get(self._dynamodb, self._table, [{"project_id": project_id, "issue_id": i} for i in issue_ids])
@@ -467,6 +527,32 @@ class IssueStore:
         except self._dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def backfill_ranks(self, now: datetime | None = None) -> int:
+        """Copies the totals into the ranks of issues written before ranks were kept, so the listing indexes
+        hold them (a table whose indexes were just rebuilt); returns how many it changed. Alias items have no
+        totals and stay out of the indexes."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "attribute_exists(event_count) AND attribute_not_exists(ranked_at)",
+            "ProjectionExpression": "project_id, issue_id",
+        }
+        changed = 0
+        while True:
+            response = self._dynamodb.scan(**request)
+            for key in response.get("Items", []):
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET rank_events = event_count, rank_seen = last_seen,"
+                    " rank_users = if_not_exists(user_count, :zero), rank_impact = if_not_exists(impact, :zero),"
+                    " ranked_at = :now",
+                    ExpressionAttributeValues=to_item({":zero": 0, ":now": iso_utc(now or datetime.now(UTC))}),
+                )
+                changed += 1
+            if "LastEvaluatedKey" not in response:
+                return changed
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def get_issue(self, project_id: str, issue_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(

@@ -20,8 +20,16 @@ class GlobalIndex:
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
-    # KEYS_ONLY for sparse work-list indexes, whose readers fetch the item itself anyway.
-    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
+    # KEYS_ONLY for sparse work-list indexes, whose readers fetch the item itself anyway; INCLUDE copies only
+    # `included` besides the keys: a write that changes none of them (nor a key) writes no index entry.
+    projection: Literal["ALL", "KEYS_ONLY", "INCLUDE"] = "ALL"
+    included: tuple[str, ...] = ()
+
+    def projection_request(self) -> dict[str, Any]:
+        """CreateTable's `Projection` of this index."""
+        if self.projection == "INCLUDE":
+            return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.included)}
+        return {"ProjectionType": self.projection}
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class TableSpec:
                 {
                     "IndexName": index.name,
                     "KeySchema": _key_schema(index.partition_key, index.sort_key),
-                    "Projection": {"ProjectionType": index.projection},
+                    "Projection": index.projection_request(),
                 }
                 for index in self.indexes
             ]

@@ -1,0 +1,171 @@
+"""The listing indexes sort by ranks: copies of an issue's totals refreshed at most once a minute, or when a
+total has doubled (errata.store.issues, decision 0009 step 4). A write to a busy issue in between changes no index
+entry, and a listing still shows exact totals (it reads the page's items by key)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bench.capacity import Index, Table, write_cost
+from errata.naming import physical_name
+from errata.store.dynamo import to_item
+from errata.store.issues import ISSUES_TABLE, IssueStore
+from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
+from errata.timefmt import iso_utc
+from errata_local.aws import provision
+from errata_local.stack import LocalStack, StackInfo
+from functions.process import handler as process
+from tests.integration.conftest import TestProject
+from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
+
+pytestmark = pytest.mark.integration
+
+ISSUES_INDEXES = Table(
+    "issues",
+    keys=("project_id", "issue_id"),
+    indexes=tuple(
+        Index(
+            index.name,
+            (index.partition_key.name, *([index.sort_key.name] if index.sort_key else [])),
+            index.projection,
+            index.included,
+        )
+        for index in ISSUES_TABLE.indexes
+    ),
+)
+
+
+class Clock:
+    """The processor's clock, moved on by the test (events keep their real arrival times)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moved = Clock()
+    new_batch = process.new_batch
+
+    def with_clock() -> Any:
+        batch = new_batch()
+        batch._clock = moved
+        return batch
+
+    monkeypatch.setattr(process, "new_batch", with_clock)
+    return moved
+
+
+def _raw_item(stack: LocalStack, info: StackInfo, project: TestProject, issue_id: str) -> dict[str, Any]:
+    dynamodb: Any = stack.client("dynamodb")
+    key = {"project_id": {"S": project.project_id}, "issue_id": {"S": issue_id}}
+    item: dict[str, Any] = dynamodb.get_item(TableName=info.settings.issues_table, Key=key, ConsistentRead=True)["Item"]
+    return item
+
+
+def _deliver_events(shard: Shard, project: TestProject, message: str, count: int) -> None:
+    assert _deliver([_event_record(shard, project, message, user=f"u{n}") for n in range(count)]) == []
+
+
+def test_ranks_follow_the_totals_once_a_minute_or_on_doubling_and_writes_between_touch_no_index(
+    stack: LocalStack, info: StackInfo, project: TestProject, clock: Clock
+) -> None:
+    shard = Shard()
+    _deliver_events(shard, project, "ledger out of balance", 10)
+    [issue] = project.issues()
+    first = _raw_item(stack, info, project, issue["id"])
+    assert (first["rank_events"], first["rank_users"]) == ({"N": "10"}, {"N": "10"})
+
+    _deliver_events(shard, project, "ledger out of balance", 5)  # 15: neither a minute on nor doubled
+    second = _raw_item(stack, info, project, issue["id"])
+    assert second["event_count"] == {"N": "15"}
+    assert (second["rank_events"], second["ranked_at"]) == (first["rank_events"], first["ranked_at"])
+    cost = write_cost(ISSUES_INDEXES, first, second)
+    assert cost.index_writes == 0, cost.by_index  # the write touched the item alone
+    [listed] = project.issues(sort="frequency")
+    assert (listed["count"], listed["user_count"]) == (15, 10)  # exact, though the rank is not
+
+    _deliver_events(shard, project, "ledger out of balance", 6)  # 21: at least double the rank of 10
+    third = _raw_item(stack, info, project, issue["id"])
+    assert third["rank_events"] == {"N": "21"}
+    assert write_cost(ISSUES_INDEXES, second, third).index_writes > 0
+
+    _deliver_events(shard, project, "ledger out of balance", 1)  # 22, within the minute: kept
+    assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "21"}
+    clock.ahead = timedelta(seconds=61)
+    _deliver_events(shard, project, "ledger out of balance", 1)  # a minute on: copied again
+    fifth = _raw_item(stack, info, project, issue["id"])
+    assert fifth["rank_events"] == {"N": "23"}
+    assert fifth["rank_seen"] == fifth["last_seen"]
+    assert fifth["ranked_at"]["S"] > third["ranked_at"]["S"]
+
+
+def test_the_order_is_the_ranks_and_the_counts_are_the_items(
+    stack: LocalStack, info: StackInfo, project: TestProject, clock: Clock
+) -> None:
+    shard = Shard()
+    _deliver_events(shard, project, "payment declined", 8)
+    _deliver_events(shard, project, "cart expired", 6)
+    _deliver_events(shard, project, "cart expired", 3)  # 9, but its rank stays 6 for up to a minute
+    assert [(i["title"], i["count"]) for i in project.issues(sort="frequency")] == [
+        ("payment declined", 8),
+        ("cart expired", 9),
+    ]
+    clock.ahead = timedelta(seconds=61)
+    _deliver_events(shard, project, "cart expired", 1)
+    assert [(i["title"], i["count"]) for i in project.issues(sort="frequency")] == [
+        ("cart expired", 10),
+        ("payment declined", 8),
+    ]
+    # The evaluator's "moved lately" reaches back past the lag of the recency rank: an issue ranked by its
+    # events of 50 s ago, seen again now (a minute has not passed since its rank was copied).
+    earlier = datetime.now(UTC) - timedelta(seconds=50)
+    assert _deliver([_event_record(shard, project, "stale lock", received_at=earlier) for _ in range(4)]) == []
+    _deliver_events(shard, project, "stale lock", 1)
+    store = IssueStore(stack.client("dynamodb"), info.settings.issues_table)
+    ranked = {i["title"]: i for i in store.list_issues(project.project_id, "recency", 10)[0]}
+    assert ranked["stale lock"]["rank_seen"] < iso_utc(datetime.now(UTC) - timedelta(seconds=30))
+    moved = store.recently_active(project.project_id, iso_utc(datetime.now(UTC) - timedelta(seconds=30)))
+    assert "stale lock" in {issue["title"] for issue in moved}
+
+
+def test_a_state_saved_before_ranks_gets_the_new_indexes_and_its_issues_ranked(stack: LocalStack) -> None:
+    """`make dev` restores the tables its data directory saved; one saved by an earlier version has the
+    listing indexes of then (keyed by the totals, whole items projected) and issues without ranks."""
+    prefix = f"errata-before-ranks-{uuid.uuid4().hex[:8]}"
+    name = physical_name(prefix, ISSUES_TABLE.logical_name)
+    earlier = TableSpec(
+        logical_name="issues",
+        partition_key=KeyAttribute("project_id"),
+        sort_key=KeyAttribute("issue_id"),
+        indexes=(
+            GlobalIndex("by_frequency", KeyAttribute("project_id"), KeyAttribute("event_count", "N")),
+            GlobalIndex("by_recency", KeyAttribute("project_id"), KeyAttribute("last_seen")),
+        ),
+    )
+    dynamodb: Any = stack.client("dynamodb")
+    dynamodb.create_table(**earlier.create_table_request(name))
+    saved = {"project_id": "7", "issue_id": "a" * 32, "title": "KeyError: 'sku'", "event_count": 41}
+    saved |= {"user_count": 3, "last_seen": "2026-12-01T10:00:00.000Z", "status": "unresolved"}
+    dynamodb.put_item(TableName=name, Item=to_item(saved))
+    dynamodb.put_item(TableName=name, Item=to_item({"project_id": "7", "issue_id": "b" * 32, "alias_of": "a" * 32}))
+
+    provision(stack.client, prefix)
+
+    indexes = dynamodb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    assert sorted(index["IndexName"] for index in indexes) == sorted(index.name for index in ISSUES_TABLE.indexes)
+    store = IssueStore(dynamodb, name)
+    for sort in ("frequency", "recency", "users", "impact"):
+        listed, _ = store.list_issues("7", sort, 10)  # type: ignore[arg-type]
+        assert [(item["issue_id"], item["event_count"]) for item in listed] == [("a" * 32, 41)], sort
+    item = store.get_issue("7", "a" * 32)
+    assert item is not None
+    assert (item["rank_events"], item["rank_users"], item["rank_seen"]) == (41, 3, "2026-12-01T10:00:00.000Z")
+    assert "rank_events" not in (store.get_issue("7", "b" * 32) or {})  # an alias stays out of the listings
