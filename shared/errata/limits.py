@@ -35,6 +35,12 @@ INGEST_MAX_DECOMPRESSED_BYTES = 20 * 1024 * 1024
 INGEST_MAX_EVENT_BYTES = 1024 * 1024
 
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
+# No item the processor writes grows past this, whatever the events hold (tests/integration/test_item_caps.py,
+# whose largest values make a tag day of ~16 KB and an issue of ~6 KB): strings are cut by
+# errata.normalization, lists of users and tag values are bounded (errata.store.counters), sketches have a
+# fixed size, and an item keeps the marks of the shards that wrote it within the last
+# errata.store.shard_marks.STALE_AFTER_DAYS only (~90 bytes each: the rest of the cap holds ~500 of them).
+ITEM_CAP_BYTES = 64 * 1024
 DYNAMODB_PARTITION_KEY_MAX_BYTES = 2048
 DYNAMODB_SORT_KEY_MAX_BYTES = 1024
 DYNAMODB_TRANSACTION_MAX_ITEMS = 100

@@ -1,6 +1,6 @@
-"""The listing indexes sort by ranks: copies of an issue's totals refreshed at most once a minute, or when a
-total has doubled (errata.store.issues, decision 0009 step 4). A write to a busy issue in between changes no index
-entry, and a listing still shows exact totals (it reads the page's items by key)."""
+"""The listing indexes sort by ranks: copies of an issue's totals made by a write at most once a minute, and by
+the minute evaluator once events stop (errata.store.issues, decision 0009 step 4). A write to a busy issue in
+between changes no index entry, and a listing still shows exact totals (it reads the page's items by key)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 from errata_local.aws import provision
 from errata_local.stack import LocalStack, StackInfo
+from functions.alert import handler as alert_function
 from functions.process import handler as process
 from tests.integration.conftest import TestProject
 from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
@@ -92,19 +93,30 @@ def test_ranks_follow_the_totals_once_a_minute_or_on_doubling_and_writes_between
     [listed] = project.issues(sort="frequency")
     assert (listed["count"], listed["user_count"]) == (15, 10)  # exact, though the rank is not
 
-    _deliver_events(shard, project, "ledger out of balance", 6)  # 21: at least double the rank of 10
-    third = _raw_item(stack, info, project, issue["id"])
-    assert third["rank_events"] == {"N": "21"}
-    assert write_cost(ISSUES_INDEXES, second, third).index_writes > 0
+    _deliver_events(shard, project, "ledger out of balance", 4)  # 19: still less than double
+    assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "10"}
+    _deliver_events(shard, project, "ledger out of balance", 1)  # 20: doubled, copied within the minute
+    doubled = _raw_item(stack, info, project, issue["id"])
+    assert doubled["rank_events"] == {"N": "20"}
+    assert write_cost(ISSUES_INDEXES, second, doubled).index_writes > 0
 
-    _deliver_events(shard, project, "ledger out of balance", 1)  # 22, within the minute: kept
-    assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "21"}
     clock.ahead = timedelta(seconds=61)
     _deliver_events(shard, project, "ledger out of balance", 1)  # a minute on: copied again
-    fifth = _raw_item(stack, info, project, issue["id"])
-    assert fifth["rank_events"] == {"N": "23"}
-    assert fifth["rank_seen"] == fifth["last_seen"]
-    assert fifth["ranked_at"]["S"] > third["ranked_at"]["S"]
+    third = _raw_item(stack, info, project, issue["id"])
+    assert third["rank_events"] == {"N": "21"}
+    assert third["rank_seen"] == third["last_seen"]
+    assert third["ranked_at"]["S"] > first["ranked_at"]["S"]
+    assert write_cost(ISSUES_INDEXES, doubled, third).index_writes > 0
+
+    # The last events came within the minute: the evaluator copies them once the minute is over.
+    _deliver_events(shard, project, "ledger out of balance", 3)
+    store = IssueStore(stack.client("dynamodb"), info.settings.issues_table)
+    since = iso_utc(datetime.now(UTC) - timedelta(minutes=2))
+    assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(seconds=30)) == 0
+    assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(seconds=61)) == 1
+    settled = _raw_item(stack, info, project, issue["id"])
+    assert (settled["rank_events"], settled["rank_users"]) == ({"N": "24"}, settled["user_count"])
+    assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(minutes=3)) == 0
 
 
 def test_the_order_is_the_ranks_and_the_counts_are_the_items(
@@ -113,7 +125,7 @@ def test_the_order_is_the_ranks_and_the_counts_are_the_items(
     shard = Shard()
     _deliver_events(shard, project, "payment declined", 8)
     _deliver_events(shard, project, "cart expired", 6)
-    _deliver_events(shard, project, "cart expired", 3)  # 9, but its rank stays 6 for up to a minute
+    _deliver_events(shard, project, "cart expired", 3)  # 9, less than double: its rank stays 6 for a minute
     assert [(i["title"], i["count"]) for i in project.issues(sort="frequency")] == [
         ("payment declined", 8),
         ("cart expired", 9),
@@ -169,3 +181,18 @@ def test_a_state_saved_before_ranks_gets_the_new_indexes_and_its_issues_ranked(s
     assert item is not None
     assert (item["rank_events"], item["rank_users"], item["rank_seen"]) == (41, 3, "2026-12-01T10:00:00.000Z")
     assert "rank_events" not in (store.get_issue("7", "b" * 32) or {})  # an alias stays out of the listings
+
+
+def test_the_minute_evaluator_settles_the_ranks_of_an_issue_gone_quiet(
+    stack: LocalStack, info: StackInfo, project: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = Shard()
+    _deliver_events(shard, project, "webhook signature invalid", 4)
+    _deliver_events(shard, project, "webhook signature invalid", 2)  # within the minute: the rank stays 4
+    [issue] = project.issues()
+    assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "4"}
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    monkeypatch.setattr(alert_function, "utc_now", lambda: later)
+    summary = stack.evaluate_alerts()
+    assert summary["ranks_settled"] >= 1, summary
+    assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "6"}

@@ -58,14 +58,14 @@ def _event_record(
     shard: Shard,
     project: TestProject,
     message: str,
-    user: str | None = None,
+    user: str | dict[str, str] | None = None,
     event_id: str | None = None,
     received_at: datetime | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {"message": message, "release": "api@3.1.0", **fields}
     if user:
-        payload["user"] = {"id": user}
+        payload["user"] = {"id": user} if isinstance(user, str) else user
     ingested = IngestedEvent(
         project_id=project.project_id,
         event_id=event_id or uuid.uuid4().hex,

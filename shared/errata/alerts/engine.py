@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from errata.alerts.announcements import issue_url, publish_announcements
 from errata.alerts.rules import notifications_for, resolutions_for, rule_fires
@@ -105,6 +106,7 @@ class EvaluationSummary:
     unhealthy_releases: int = 0
     outbox_published: int = 0
     outbox_pending: int = 0
+    ranks_settled: int = 0
 
 
 class MinuteEvaluator:
@@ -134,6 +136,9 @@ class MinuteEvaluator:
         self._drain_outbox(summary)
         events: list[BusEvent] = []
         for project_id in sorted(self._counters.active_projects(now - self._lookback, now)):
+            active = self._issues.recently_active(project_id, iso_utc(now - self._lookback))
+            # An issue whose events stopped within a minute of its ranks being copied would keep stale ranks.
+            summary.ranks_settled += self._issues.settle_ranks(active, now)
             rules, _ = self._rules.rules(project_id)
             timed = [rule for rule in rules if rule.enabled and _timed_conditions(rule)]
             if not timed:
@@ -142,7 +147,7 @@ class MinuteEvaluator:
             project = self._signals.project_hour(project_id, now)
             events.extend(self._releases(project_id, project, timed, now, summary))
             if any(not isinstance(c, ReleaseHealth) for rule in timed for c in _timed_conditions(rule)):
-                events.extend(self._issues_of(project_id, project, timed, now, summary))
+                events.extend(self._issues_of(project_id, active, project, timed, now, summary))
         failed = self._bus.publish(events)
         if failed:
             logger.warning("escalations not published; the next minute evaluates again", extra={"count": len(failed)})
@@ -156,10 +161,16 @@ class MinuteEvaluator:
             summary.outbox_pending += len(left)
 
     def _issues_of(
-        self, project_id: str, project: ProjectHour, rules: list[AlertRule], now: datetime, summary: EvaluationSummary
+        self,
+        project_id: str,
+        active: list[dict[str, Any]],
+        project: ProjectHour,
+        rules: list[AlertRule],
+        now: datetime,
+        summary: EvaluationSummary,
     ) -> list[BusEvent]:
         events = []
-        for item in self._issues.recently_active(project_id, iso_utc(now - self._lookback)):
+        for item in active:
             if item.get("status") in ("resolved", "resolved_in_next_release", "ignored"):
                 continue  # a resolved issue speaks again through its regression
             summary.issues += 1

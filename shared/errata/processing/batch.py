@@ -39,7 +39,7 @@ from errata.store.event_payloads import EventPayloadStore, batch_key
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
-from errata.store.shard_marks import ShardMark, mark_of, marked
+from errata.store.shard_marks import ShardMark, mark_of, marked, unmarked_stale
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
@@ -366,7 +366,7 @@ class IssueBatch:
         """Sends one UpdateItem. A refusal by its condition comes with the item as it is (the request asks
         for it: ReturnValuesOnConditionCheckFailure); a throttled send is counted and waited out."""
         try:
-            self._dynamodb.update_item(**request)
+            response = self._dynamodb.update_item(**request)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in _THROTTLED:
@@ -377,7 +377,20 @@ class IssueBatch:
                 raise
             return "refused", cast(dict[str, Any], exc.response.get("Item", {}))
         outcome.written = True
-        return "written", {}
+        return "written", cast(dict[str, Any], response.get("Attributes", {}))
+
+    def _drop_stale_marks(self, request: dict[str, Any], item: dict[str, Any]) -> None:
+        """Removes the marks no retry can need any more from an item just written (errata.store.shard_marks),
+        so items that are never read first (a user's issue, a release) stay bounded too. Best effort: a
+        refusal (the mark's shard wrote again) or a throttle leaves them to the item's next write."""
+        removal = unmarked_stale(request["Key"], request["TableName"], item, self._clock())
+        if removal is None:
+            return
+        try:
+            self._dynamodb.update_item(**removal)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"ConditionalCheckFailedException", *_THROTTLED}:
+                raise
 
     def _write_plain(self, update: dict[str, Any]) -> _Written:
         """An update that may be made any number of times (it has no condition), sent until not throttled."""
@@ -400,9 +413,11 @@ class IssueBatch:
                 outcome.already = True
                 return outcome
             update, announcement = self._item_update(key, adding, prefetched, fresh, mark)
-            result, item = self._update(marked(update, mark, since), outcome, attempt)
+            request = marked(update, mark, since)
+            result, item = self._update(request, outcome, attempt)
             if result == "written":
                 outcome.announcement = announcement
+                self._drop_stale_marks(request, item)
                 return outcome
             if result == "throttled":
                 continue

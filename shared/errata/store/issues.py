@@ -17,10 +17,12 @@ from errata.timefmt import iso_utc
 IssueSort = Literal["frequency", "recency", "users", "impact"]
 
 _PROJECT = KeyAttribute("project_id")
-# The listings are keyed by ranks: copies of the issue's totals, refreshed at most once a minute (sooner when
-# a total has doubled since, so a young issue climbs at once). A write to a busy issue then changes no index
-# entry: the indexes project only what a listing filters on, which rarely changes, and a page's items are read
-# whole by key (their totals are exact; only the order may lag by up to a minute).
+# The listings are keyed by ranks: copies of the issue's totals, made by a write once a minute or once a total
+# has doubled since (so a burst reorders the list at once), and by the minute evaluator for an issue whose
+# events stopped before its ranks were due (settle_ranks). A write to a busy issue then changes no index entry:
+# the indexes project only what a listing filters on, which rarely changes, and a page's items are read whole
+# by key (their totals are exact; only the order may lag, by less than double within a minute, and by up to
+# two minutes after events stop).
 RANK_REFRESH = timedelta(seconds=60)
 _FILTERED = ("status", "level", "environment", "first_release", "last_release", "title", "culprit")
 SORT_INDEXES: dict[str, GlobalIndex] = {
@@ -92,7 +94,8 @@ class Ranks:
     at: str  # when they were copied
 
     def due(self, events: int, users: int, now: datetime) -> bool:
-        """Whether a write with these totals copies them again: a minute on, or a total doubled."""
+        """Whether a write with these totals at `now` copies them again: a minute after they were last
+        copied, or once a total has doubled (a burst of a new issue reorders the list at once)."""
         return (
             iso_utc(now - RANK_REFRESH) >= self.at
             or events >= 2 * max(self.events, 1)
@@ -401,6 +404,40 @@ class IssueStore:
         )
         items = self._in_order(project_id, [from_item(key) for key in response.get("Items", [])])
         return [item for item in items if item.get("last_seen", "") >= since]
+
+    def settle_ranks(self, items: list[dict[str, Any]], now: datetime) -> int:
+        """Copies the totals of `items` (as read whole) into their ranks where they differ and were copied a
+        minute or more ago: an issue whose events stopped before its ranks were due would otherwise keep
+        them. Conditional on the revision read (a processor's write of the issue since wins, and copies
+        them itself when due); returns how many were copied."""
+        settled = 0
+        for item in items:
+            if item.get("ranked_at", "") > iso_utc(now - RANK_REFRESH) or "revision" not in item:
+                continue
+            totals = {
+                ":rank_events": item.get("event_count", 0),
+                ":rank_users": item.get("user_count", 0),
+                ":rank_seen": item.get("last_seen", ""),
+                ":rank_impact": item.get("impact", 0),
+            }
+            if all(item.get(name[1:]) == value for name, value in totals.items()):
+                continue
+            totals[":rank_impact"] = Decimal(str(totals[":rank_impact"]))
+            try:
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=to_item({"project_id": item["project_id"], "issue_id": item["issue_id"]}),
+                    UpdateExpression="SET rank_events = :rank_events, rank_users = :rank_users,"
+                    " rank_seen = :rank_seen, rank_impact = :rank_impact, ranked_at = :ranked_at",
+                    ConditionExpression="revision = :revision",
+                    ExpressionAttributeValues=to_item(
+                        {**totals, ":ranked_at": iso_utc(now), ":revision": item["revision"]}
+                    ),
+                )
+            except self._dynamodb.exceptions.ConditionalCheckFailedException:
+                continue
+            settled += 1
+        return settled
 
     def list_issues(
         self,

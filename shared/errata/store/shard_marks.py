@@ -110,7 +110,27 @@ def marked(update: dict[str, Any], mark: ShardMark, since: int | None) -> dict[s
     }
     # A refusal then carries the item: its mark says whether this batch, or the item's condition, refused.
     request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    # A write returns the item as written (no capacity is charged for it): its stale marks can be dropped.
+    request["ReturnValues"] = "ALL_NEW"
     return request
+
+
+def unmarked_stale(key: dict[str, Any], table: str, item: dict[str, Any], moment: datetime) -> dict[str, Any] | None:
+    """UpdateItem parameters removing the stale marks of `item` (DynamoDB's typed form, as a write returned
+    it), each only if it is still what was read (its shard may be writing it again); None if it has none.
+    So an item that many shards write over the years keeps only the marks of the last STALE_AFTER_DAYS."""
+    stale = stale_marks({name: value.get("S") for name, value in item.items()}, moment)
+    if not stale:
+        return None
+    names = {f"#stale{n}": name for n, name in enumerate(stale)}
+    return {
+        "TableName": table,
+        "Key": key,
+        "UpdateExpression": "REMOVE " + ", ".join(names),
+        "ConditionExpression": " AND ".join(f"{alias} = :{alias[1:]}" for alias in names),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {f":{alias[1:]}": item[name] for alias, name in names.items()},
+    }
 
 
 def mark_of(item: dict[str, Any], mark: ShardMark) -> int | None:
