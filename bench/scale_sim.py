@@ -29,6 +29,7 @@ import argparse
 import math
 import os
 import random
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -84,19 +85,36 @@ class ItemSeen:
     shards: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class ItemAtScale:
+    name: str  # "<table>:<key values>"
+    writes_per_s: float
+    wcu_per_s: float
+    conflicts: float  # other writes inside one condition window (revision-conditioned items only)
+    writers: int  # shards whose marks it carries
+    bytes: float
+
+    @property
+    def partition(self) -> str:
+        """DynamoDB's limits are per partition: every item of one partition key value counts together."""
+        return self.name.split("|", 1)[0]
+
+
 @dataclass
 class CaseResult:
     case: Case
     shards_needed: int
     batch_events: int
     batches_per_s_per_shard: float
-    rows: list[tuple[str, float, float, float, int]]  # name, writes/s, WCU/s, conflicts per write, marks
+    items: list[ItemAtScale]
+    partitions: Counter[str]  # write units per second by partition key value
     usd_per_million: float
     processor_events_per_s_per_vcpu: float
+    record_bytes: int
 
     @property
     def hottest_wcu_per_s(self) -> float:
-        return max(row[2] for row in self.rows)
+        return max(self.partitions.values())
 
 
 def _draw_issue(rng: random.Random, case: Case, cumulative: list[float] | None) -> tuple[str, int]:
@@ -134,7 +152,6 @@ def simulate(case: Case, shards: int, batches: int, seed: int) -> CaseResult:
     from functions.process import handler as process_handler
 
     rng = random.Random(f"{seed}:{case.name}")
-    meter = cost.Meter()
     seen: dict[str, ItemSeen] = defaultdict(ItemSeen)
     with mock_aws():
         cost._TABLES.clear()
@@ -146,67 +163,88 @@ def simulate(case: Case, shards: int, batches: int, seed: int) -> CaseResult:
         os.environ.update(settings.as_env())
         process_handler._settings_and_clients.cache_clear()
         store = ProjectStore(dynamodb, settings.projects_table)
-        simulated_projects = {str(1 + n) for n in range(min(case.projects, shards * batches * PROD.batch_size))}
-        for project_id in sorted(simulated_projects):
-            create_project(store, f"project {project_id}", project_id)
+        for project_id in range(1, case.projects + 1):
+            create_project(store, f"project {project_id}", str(project_id))
         stream_arn = boto3.client("kinesis").describe_stream_summary(StreamName=settings.events_stream)[
             "StreamDescriptionSummary"
         ]["StreamARN"]
-        # The batch a shard's events make at full scale: the shard's share of the rate over the batching
-        # window, at most the batch size; measured record sizes and processor CPU decide the share.
-        probe = _records(case, random.Random(seed), 50, "probe", 0)
-        record_bytes = sum(len(data) for _, data, _ in probe) / len(probe)
         counting = cost.Counting()
         counting.install()
         invoke = local_invoke(process_handler)
         context = LocalLambdaContext(function_name="errata-scale-process")
-        batch_events = PROD.batch_size
+
+        def run_batch(meter: cost.Meter, shard: str, count: int, first: int) -> None:
+            records = _records(case, rng, count, shard, first)
+            before = Counter(meter.wcu_by_item)
+            result = cost._invoke(counting, meter, invoke, cost._kinesis_event(records, stream_arn), context)
+            assert not result["batchItemFailures"], result
+            for name, units in meter.wcu_by_item.items():
+                if units > before[name]:
+                    item = seen[name]
+                    item.batches += 1
+                    item.units += units - before[name]
+                    item.shards.add(shard)
+
         try:
+            # A probe batch measures what decides the shard count: the records' size and the processor's CPU
+            # per event in this traffic; the simulated batches then have the size they have at full scale.
+            probe = cost.Meter()
+            run_batch(probe, "shardId-probe", PROD.batch_size, 0)
+            probe_events = PROD.batch_size
+            record_bytes = len(_records(case, random.Random(seed), 1, "size", 0)[0][1])
+            events_per_vcpu = probe_events / probe.cpu_seconds
+            vcpu = PROD.memory_mb * VCPU_PER_MB
+            per_shard = min(SHARD_RECORDS_PER_S, SHARD_BYTES_PER_S / record_bytes, events_per_vcpu * vcpu)
+            shards_needed = math.ceil(case.events_per_s / per_shard)
+            shard_rate = case.events_per_s / shards_needed
+            batch_events = min(PROD.batch_size, max(1, round(shard_rate * PROD.batching_window_seconds)))
+            seen.clear()
+            meter = cost.Meter()
             for round_ in range(batches):
                 for shard_number in range(shards):
-                    shard = f"shardId-{shard_number:012d}"
-                    records = _records(case, rng, batch_events, shard, 10**6 * (round_ + 1))
-                    before = Counter(meter.wcu_by_item)
-                    result = cost._invoke(counting, meter, invoke, cost._kinesis_event(records, stream_arn), context)
-                    assert not result["batchItemFailures"], result
-                    for name, units in meter.wcu_by_item.items():
-                        if units > before[name]:
-                            item = seen[name]
-                            item.batches += 1
-                            item.units += units - before[name]
-                            item.shards.add(shard)
+                    run_batch(meter, f"shardId-{shard_number:012d}", batch_events, 10**6 * (round_ + 1))
+                    print(f"  batch {round_ + 1}.{shard_number + 1}: {batch_events} events", file=sys.stderr)
         finally:
             counting.uninstall()
-        marks = _marks_by_item(dynamodb, labels)
-    events = shards * batches * batch_events
-    events_per_vcpu = events / meter.cpu_seconds
-    vcpu = PROD.memory_mb * VCPU_PER_MB
-    per_shard = min(SHARD_RECORDS_PER_S, SHARD_BYTES_PER_S / record_bytes, events_per_vcpu * vcpu)
-    shards_needed = math.ceil(case.events_per_s / per_shard)
-    shard_rate = case.events_per_s / shards_needed
-    batch_events = min(PROD.batch_size, max(1, round(shard_rate * PROD.batching_window_seconds)))
+        stored = _stored_items(dynamodb, labels)
     batches_per_s = shard_rate / batch_events
     total_batches = shards * batches
-    rows = []
+    items = []
     for name, item in seen.items():
         share = item.batches / total_batches
         writes_per_s = shards_needed * batches_per_s * share
-        size, marks_now, conditioned = marks.get(name, (0, len(item.shards), False))
+        size, marks_now, conditioned = stored.get(name, (0, len(item.shards), False))
+        # Every shard that wrote the item within MARK_DAYS leaves its mark on it.
         writers = shards_needed * (1 - math.exp(-share * batches_per_s * MARK_DAYS * 86_400))
         extra = max(0.0, writers - marks_now) * MARK_BYTES
         units = item.units / item.batches + capacity.write_units(int(size + extra)) - capacity.write_units(size)
         conflicts = writes_per_s * CONDITION_WINDOW_SECONDS if conditioned else 0.0
-        rows.append((name, writes_per_s, writes_per_s * units, conflicts, round(writers)))
-    rows.sort(key=lambda row: row[2], reverse=True)
+        items.append(ItemAtScale(name, writes_per_s, writes_per_s * units, conflicts, round(writers), size + extra))
+    items.sort(key=lambda row: row.wcu_per_s, reverse=True)
+    partitions: Counter[str] = Counter()
+    for row in items:
+        partitions[row.partition] += row.wcu_per_s
     processor = cost.Result(
-        cost.Workload(case.name, events, 1, 0, 0, (batch_events, batch_events)), cost.Meter(), meter, 0.0, 0
+        cost.Workload(case.name, total_batches * batch_events, 1, 0, 0, (batch_events, batch_events)),
+        cost.Meter(),
+        meter,
+        0.0,
+        0,
     )
     return CaseResult(
-        case, shards_needed, batch_events, batches_per_s, rows, processor.usd_per_million(), events_per_vcpu
+        case,
+        shards_needed,
+        batch_events,
+        batches_per_s,
+        items,
+        partitions,
+        processor.usd_per_million(),
+        events_per_vcpu,
+        record_bytes,
     )
 
 
-def _marks_by_item(dynamodb: Any, labels: dict[str, str]) -> dict[str, tuple[int, int, bool]]:
+def _stored_items(dynamodb: Any, labels: dict[str, str]) -> dict[str, tuple[int, int, bool]]:
     """Every item's size, shard marks and whether its writes are revision-conditioned, by its meter name."""
     found = {}
     for table, label in labels.items():
@@ -224,16 +262,21 @@ def _print(result: CaseResult) -> None:
     case = result.case
     print(f"## case {case.name}: {case.description}")
     print(
-        f"  {result.shards_needed:,} shards (processor {result.processor_events_per_s_per_vcpu:,.0f} events/s per"
-        f" vCPU, {PROD.memory_mb} MB), batches of {result.batch_events} events,"
-        f" {result.batches_per_s_per_shard:.2f} batches/s per shard; Lambda concurrency {result.shards_needed:,}"
+        f"  {result.shards_needed:,} shards: records of {result.record_bytes:,} bytes, the processor"
+        f" {result.processor_events_per_s_per_vcpu:,.0f} events/s per vCPU ({PROD.memory_mb} MB:"
+        f" {PROD.memory_mb * VCPU_PER_MB:.2f} vCPU); batches of {result.batch_events} events,"
+        f" {result.batches_per_s_per_shard:.2f} a second per shard; Lambda concurrency {result.shards_needed:,}"
     )
-    for name, writes, units, conflicts, writers in result.rows[:5]:
-        flag = "OVER" if units > PARTITION_WCU_PER_S else "ok"
+    for row in result.items[:4]:
+        flag = "OVER" if row.wcu_per_s > PARTITION_WCU_PER_S else "ok"
         print(
-            f"  {flag:>4} {name[:90]}: {writes:,.1f} writes/s, {units:,.0f} WCU/s, marks of {writers:,} shards,"
-            f" {conflicts:.2f} other writes per condition window"
+            f"  {flag:>4} item {row.name[:80]}: {row.writes_per_s:,.1f} writes/s of {row.bytes / 1024:.1f} KB"
+            f" (marks of {row.writers:,} shards), {row.wcu_per_s:,.0f} WCU/s;"
+            f" {row.conflicts:.2f} other writes per condition window"
         )
+    for partition, units in result.partitions.most_common(3):
+        flag = "OVER" if units > PARTITION_WCU_PER_S else "ok"
+        print(f"  {flag:>4} partition {partition[:80]}: {units:,.0f} WCU/s")
     monthly = case.events_per_s * SECONDS_PER_MONTH * result.usd_per_million / 1e6
     shard_hours = result.shards_needed * price.KINESIS_SHARD_HOUR * price.HOURS_PER_MONTH
     print(
