@@ -3,6 +3,7 @@
 SHELL := /bin/bash
 PORT ?= 8000
 STAGE ?= dev
+PROFILE ?= standard
 # uv from PATH, else the one pip installs as a module (no PATH or shim changes needed).
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 # The CDK toolchain's Node 22 (node_modules/.bin) comes first; jsii runs on it.
@@ -27,10 +28,10 @@ build: bootstrap ## the Lambda layer and function folders in .build/, without Do
 	@UV="$(UV)" bash layers/build.sh
 
 synth: bootstrap bootstrap-node build ## cdk.out/<stage>: the stage's CloudFormation templates, offline
-	$(UV) run --frozen python -m infra.app --stage $(STAGE) --outdir cdk.out/$(STAGE)
+	$(UV) run --frozen python -m infra.app --stage $(STAGE) --profile $(PROFILE) --outdir cdk.out/$(STAGE)
 
 deploy: bootstrap bootstrap-node build ## deploy a stage with the AWS credentials in your environment
-	cdk deploy --all --require-approval broadening -c stage=$(STAGE) \
+	cdk deploy --all --require-approval broadening -c stage=$(STAGE) -c profile=$(PROFILE) \
 	  $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL)) $(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL))
 
 bench: bootstrap bootstrap-node

@@ -115,6 +115,23 @@ class Meter:
     latency_seconds: float = 0.0
 
 
+# The custom metrics the handlers published in the runs (their names): each is billed for every hour it has
+# data (bench/fixed_cost.py prices them).
+PUBLISHED_METRICS: set[str] = set()
+
+
+def _record_metrics() -> None:
+    from aws_lambda_powertools import Metrics
+
+    add_metric = Metrics.add_metric
+
+    def recording(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        PUBLISHED_METRICS.add(f"{self.service}/{name}")
+        return add_metric(self, name, *args, **kwargs)
+
+    Metrics.add_metric = recording  # type: ignore[method-assign]
+
+
 class Counting:
     """Wraps botocore's `_make_api_call`: counts each call into the meter of the handler running, and keeps
     the time moto and the counting spend (in this process) apart from the handler's own CPU."""
@@ -515,6 +532,14 @@ def run(workload: Workload, seed: int) -> Result:
                 if len(counting.put_records) >= 2 * next_batch:
                     drain(all_records=False)
             drain(all_records=True)
+            if workload.name == "lowrate":
+                # The minute evaluator runs every minute of the month: the metrics it publishes count in the
+                # small profile's fixed cost (not metered here: bench/alert_latency.py times alerting).
+                from functions.alert import handler as alert_handler
+
+                alert_handler._wired.cache_clear()
+                schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+                local_invoke(alert_handler)(schedule, LocalLambdaContext(function_name="errata-bench-alert"))
         finally:
             counting.uninstall()
     return Result(workload, ingest, processor, floor, batches)
@@ -562,6 +587,7 @@ def main() -> int:
     from errata_local import moto_patches
 
     moto_patches.apply_all()
+    _record_metrics()
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
     results: dict[str, Result] = {}
     print(
@@ -576,6 +602,24 @@ def main() -> int:
         for line in _table_lines(result):
             print(line)
         print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
+    fixed = math.nan
+    if "lowrate" in results:
+        # A small team: about a million events a month on the small profile. Its custom metrics are the ones
+        # the functions published in this run (nonzero counts only: errata.function_metrics), counted as if
+        # every one were published every hour of the month.
+        from fixed_cost import fixed_usd_per_month
+
+        metrics = len(PUBLISHED_METRICS)
+        costs = fixed_usd_per_month("prod", "small", metrics)
+        fixed = sum(costs.values())
+        per_million = results["lowrate"].usd_per_million()
+        print(
+            f"## small profile (prod, infra/config.py): fixed {fixed:.2f} USD a month ("
+            + ", ".join(f"{name} {value:.2f}" for name, value in costs.items() if value)
+            + f"; custom metrics: {', '.join(sorted(PUBLISHED_METRICS))});"
+            f" at 1M events a month at low rate's {per_million:.2f} per million:"
+            f" {fixed + per_million:.2f} USD a month"
+        )
     zipf = results.get("zipf")
     fields = {
         "usd_per_million_zipf": results["zipf"].usd_per_million() if "zipf" in results else math.nan,
@@ -588,6 +632,7 @@ def main() -> int:
         "max_item_kb": max(r.processor.max_item_bytes for r in results.values()) / 1024,
         # One project's events at 300,000/s, each workload's mix: the item written most, in WCU per second.
         "hottest_item_wcu_per_s_at_300k": max(r.hottest_item()[1] for r in results.values()) * 300_000,
+        "usd_per_month_fixed_small": fixed,
     }
     print("SUMMARY " + " ".join(f"{name}={value:.2f}" for name, value in fields.items()))
     return 0

@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Synthesize Errata's stacks for one stage.")
     parser.add_argument("--stage", help="dev, staging or prod (default: the context value `stage`, else dev)")
     parser.add_argument("--outdir", help="cloud assembly folder, when run without the cdk CLI")
+    parser.add_argument("--profile", help="standard or small (default: the context value `profile`, else standard)")
     args = parser.parse_args()
     if args.outdir:
         # Without the CLI, nothing reads cdk.json: pass its context (feature flags) ourselves, so both ways
@@ -45,6 +46,7 @@ def main() -> None:
         args.stage or app.node.try_get_context("stage") or "dev",
         alarm_email=app.node.try_get_context("alarmEmail"),
         alert_email=app.node.try_get_context("alertEmail"),
+        profile=args.profile or app.node.try_get_context("profile") or "standard",
     )
     add_stacks(app, config)
     app.synth()

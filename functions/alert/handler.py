@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from errata.function_metrics import function_metrics
+from errata.function_metrics import function_metrics, nonzero_counts
 from errata.models.alerts import AlertDetail
 from errata.settings import Settings
 from errata.timefmt import utc_now
@@ -21,6 +21,10 @@ from errata.wiring import Clients, cached_alert_engine, minute_evaluator
 
 logger = Logger(service="alert")
 metrics = function_metrics("alert")
+
+
+# In the "evaluated" log line only: how much the evaluator read, not what it found.
+DIAGNOSTIC_COUNTS = frozenset({"projects", "issues"})
 
 
 @cache
@@ -33,7 +37,7 @@ def _wired() -> tuple[Settings, Clients]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("source") == "aws.events":  # the minute schedule
         summary = asdict(minute_evaluator(*_wired()).run(utc_now()))
-        for name, value in summary.items():
+        for name, value in nonzero_counts(summary, leave_out=DIAGNOSTIC_COUNTS).items():
             metrics.add_metric(name=f"evaluator_{name}", unit=MetricUnit.Count, value=value)
         logger.info("evaluated", extra=summary)
         return summary

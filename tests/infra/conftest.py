@@ -33,13 +33,14 @@ class SynthesizedStage:
 def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedStage]:
     context = json.loads(CDK_JSON.read_text())["context"]
     result = {}
-    for stage in ("dev", "prod"):
-        outdir = tmp_path_factory.mktemp(f"cdk-{stage}")
-        config = stage_config(stage, alarm_email="oncall@example.com", alert_email="team@example.com")
+    # "small": prod with the small-team profile (infra/config.py).
+    for name, stage, profile in (("dev", "dev", "standard"), ("prod", "prod", "standard"), ("small", "prod", "small")):
+        outdir = tmp_path_factory.mktemp(f"cdk-{name}")
+        config = stage_config(stage, alarm_email="oncall@example.com", alert_email="team@example.com", profile=profile)
         app = cdk.App(outdir=str(outdir), context={**context, "stage": stage})
         storage, services = add_stacks(app, config)
         app.synth()
-        result[stage] = SynthesizedStage(
+        result[name] = SynthesizedStage(
             config, storage, services, Template.from_stack(storage), Template.from_stack(services), outdir
         )
     return result

@@ -22,7 +22,14 @@ from tests.infra.conftest import SynthesizedStage
 CFN_LINT_IGNORED = ["W3005"]
 
 
-def test_cfn_lint_is_clean_on_every_template(stage: SynthesizedStage) -> None:
+@pytest.fixture(params=["dev", "prod", "small"])
+def checked(request: pytest.FixtureRequest, stages: dict[str, SynthesizedStage]) -> SynthesizedStage:
+    """Every synthesized stage, the small-team profile too."""
+    return stages[request.param]
+
+
+def test_cfn_lint_is_clean_on_every_template(checked: SynthesizedStage) -> None:
+    stage = checked
     templates = stage.templates()
     assert len(templates) == 2
     result = subprocess.run(
@@ -42,7 +49,8 @@ def test_cfn_lint_is_clean_on_every_template(stage: SynthesizedStage) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_cdk_nag_finds_nothing_unsuppressed(stage: SynthesizedStage) -> None:
+def test_cdk_nag_finds_nothing_unsuppressed(checked: SynthesizedStage) -> None:
+    stage = checked
     for stack in (stage.storage_stack, stage.services_stack):
         annotations = Annotations.from_stack(stack)
         errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))

@@ -81,7 +81,7 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
 
 def test_prod_batches_differ_from_dev(stages: dict[str, SynthesizedStage]) -> None:
     sizes = {name: _kinesis_mapping(stage)["BatchSize"] for name, stage in stages.items()}
-    assert sizes == {"dev": 100, "prod": 500}
+    assert sizes == {"dev": 100, "prod": 500, "small": 500}
 
 
 def test_tables_are_on_demand_with_ttl_and_pitr_and_retain_only_in_prod(stage: SynthesizedStage) -> None:
@@ -310,4 +310,21 @@ def test_prod_takes_ingest_events_at_the_function_url(stages: dict[str, Synthesi
     assert {name: stage.config.ingest_endpoint for name, stage in stages.items()} == {
         "dev": "http_api",
         "prod": "function_url",
+        "small": "function_url",
     }
+
+
+def test_the_small_team_profile_runs_on_one_provisioned_shard_with_a_short_window(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    """A small team's fixed cost: one provisioned shard ($10.95 a month) instead of an on-demand stream
+    ($29.20), ingest at the function URL, tokens for the dashboard (no user pool)."""
+    small = stages["small"]
+    stream = _one(small.storage.find_resources("AWS::Kinesis::Stream"))["Properties"]
+    assert stream["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert stream["ShardCount"] == 1
+    mapping = _kinesis_mapping(small)
+    assert mapping["MaximumBatchingWindowInSeconds"] == 3  # new issues still visible within 5 s
+    assert mapping["BatchSize"] == 500
+    assert small.services.find_resources("AWS::Lambda::Url")
+    assert not small.services.find_resources("AWS::Cognito::UserPool")

@@ -239,9 +239,9 @@ class IssueStore:
         `state`. `user_count` is the estimate of the issue's user sketch (errata.store.counters) after this
         batch, None when the batch's events named no user. An announcement rides along into the outbox
         (ANNOUNCEMENTS_INDEX). The ranks are copied when due (`Ranks.due` at `now`). The state's stale shard
-        marks are dropped, except `keep_mark` (the writer's
-        own, which the write sets); `drop_user_sketch`: the sketch the item kept before the sketch had an
-        item of its own (once that item exists, so a failed batch cannot lose the users it held)."""
+        marks are dropped, except `keep_mark` (the writer's own, which the write sets); `drop_user_sketch`:
+        the sketch the item kept before the sketch had an item of its own (once that item exists, so a failed
+        batch cannot lose the users it held)."""
         last_seen = iso_utc(delta.last_seen)
         if state is not None and state.last_seen > last_seen:
             last_seen = state.last_seen  # another shard already saw a later event

@@ -1,0 +1,53 @@
+"""What the processor publishes to CloudWatch (embedded metric format on stdout): only the counts that are not
+zero. CloudWatch bills a custom metric for every hour it receives data, zeros included, so the rare counts
+(failed, dead-lettered, conflicts) cost nothing in the hours they do not happen."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import TestProject
+from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
+
+pytestmark = pytest.mark.integration
+
+
+def _published(output: str) -> dict[str, Any]:
+    """The metric values of the EMF documents in `output`, by name."""
+    values: dict[str, Any] = {}
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        document = json.loads(line)
+        if "_aws" not in document:
+            continue
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]  # a list when the invocation added it more than once
+                values[metric["Name"]] = sum(value) if isinstance(value, list) else value
+    return values
+
+
+def test_the_processor_publishes_the_counts_that_happened_and_no_zeros(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the local stack turns them off
+    shard = Shard()
+    batch = [_event_record(shard, project, "invoice total mismatch", user=f"u{n}") for n in range(3)]
+    capsys.readouterr()
+    assert _deliver(batch) == []
+    published = _published(capsys.readouterr().out)
+    assert published["events"] == 3
+    assert published["announced"] == 1  # the new issue
+    assert "issues_written" not in published  # in the log line only (DIAGNOSTIC_COUNTS)
+    assert "dead_lettered" not in published and "failed" not in published and "duplicates" not in published
+    assert all(value != 0 for value in published.values()), published
+
+    assert _deliver(batch) == []  # redelivered: duplicates now, and still no zero
+    again = _published(capsys.readouterr().out)
+    assert again["duplicates"] == 3
+    assert "events" not in again
+    assert all(value != 0 for value in again.values()), again
