@@ -412,3 +412,29 @@ def test_an_issue_day_lists_a_bounded_number_of_tag_values_and_counts_every_even
     assert sum(v["count"] for v in server["values"]) + server["other"] == 90
     release = next(tag for tag in breakdown["tags"] if tag["key"] == "release")
     assert sum(v["count"] for v in release["values"]) >= 30  # listed while the day had room
+
+
+def test_a_batch_of_new_issues_leaves_none_of_them_in_the_outbox(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """Each new issue's `Issue Created` is published after the counts are written and then cleared from the
+    outbox (the clears run in the batch's write pool)."""
+    shard = Shard()
+    assert _deliver([_event_record(shard, project, f"new failure {n}", exception=_crash(n)) for n in range(30)]) == []
+    assert len(project.issues()) == 30
+    store = IssueStore(stack.client("dynamodb"), info.settings.issues_table)
+    assert [a for a in store.pending_announcements() if a.project_id == project.project_id] == []
+
+
+def _crash(n: int) -> dict[str, Any]:
+    return {
+        "values": [
+            {
+                "type": f"ImportFailed{n}",
+                "value": "no module",
+                "stacktrace": {
+                    "frames": [{"module": f"app.jobs{n}", "function": "run", "in_app": True, "lineno": n + 1}]
+                },
+            }
+        ]
+    }

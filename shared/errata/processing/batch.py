@@ -570,7 +570,7 @@ class IssueBatch:
         if not announcements:
             return
         try:
-            failed = set(publish_announcements(self._alert_bus, self._issues, announcements))
+            failed = set(publish_announcements(self._alert_bus, self._issues, announcements, self._writers))
         except Exception:
             logger.exception("announcements stay in the outbox", extra={"count": len(announcements)})
             failed = set(range(len(announcements)))
