@@ -46,7 +46,6 @@ from errata.models.ingested import IngestedEvent
 from infra.config import STAGES
 
 PARTITION_WCU_PER_S = 1_000
-PARTITION_RCU_PER_S = 3_000
 SHARD_BYTES_PER_S = 1024 * 1024
 SHARD_RECORDS_PER_S = 1_000
 # Lambda gives a function one vCPU at 1,769 MB of memory, proportionally less below.
@@ -190,9 +189,8 @@ def simulate(case: Case, shards: int, batches: int, seed: int) -> CaseResult:
             # per event in this traffic; the simulated batches then have the size they have at full scale.
             probe = cost.Meter()
             run_batch(probe, "shardId-probe", PROD.batch_size, 0)
-            probe_events = PROD.batch_size
             record_bytes = len(_records(case, random.Random(seed), 1, "size", 0)[0][1])
-            events_per_vcpu = probe_events / probe.cpu_seconds
+            events_per_vcpu = PROD.batch_size / probe.cpu_seconds
             vcpu = PROD.memory_mb * VCPU_PER_MB
             per_shard = min(SHARD_RECORDS_PER_S, SHARD_BYTES_PER_S / record_bytes, events_per_vcpu * vcpu)
             shards_needed = math.ceil(case.events_per_s / per_shard)

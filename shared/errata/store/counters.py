@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from errata.store.dynamo import batch_get, from_item, to_item
+from errata.store.dynamo import batch_get, from_item, to_item, unchanged_since
 from errata.store.tables import KeyAttribute, TableSpec
 
 COUNTERS_TABLE = TableSpec(
@@ -294,11 +294,7 @@ class CounterStore:
             ":one": 1,
             ":expires_at": int((window_start(moment, "hour") + WINDOW_TTL["hour"]).timestamp()),
         }
-        if prior is None:
-            update["ConditionExpression"] = "attribute_not_exists(sk)"
-        else:
-            update["ConditionExpression"] = "revision = :revision"
-            values[":revision"] = prior.revision
+        update["ConditionExpression"] = unchanged_since(prior.revision if prior else None, values, absent="sk")
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 
@@ -350,11 +346,7 @@ class CounterStore:
             "UpdateExpression": "SET sketch = :sketch ADD revision :one",
         }
         values: dict[str, Any] = {":sketch": sketch, ":one": 1}
-        if prior is None:
-            update["ConditionExpression"] = "attribute_not_exists(sk)"
-        else:
-            update["ConditionExpression"] = "revision = :revision"
-            values[":revision"] = prior.revision
+        update["ConditionExpression"] = unchanged_since(prior.revision if prior else None, values, absent="sk")
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 

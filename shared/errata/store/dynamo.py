@@ -35,6 +35,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def unchanged_since(revision: int | None, values: dict[str, Any], *, absent: str, attribute: str = "revision") -> str:
+    """The ConditionExpression of an optimistic replace: the item still has the `revision` it was read with,
+    or, read as missing (None), still has no `absent` attribute. Puts the value it uses into `values`."""
+    if revision is None:
+        return f"attribute_not_exists({absent})"
+    values[":revision"] = revision
+    return f"{attribute} = :revision"
+
+
 def batch_get(
     dynamodb: Any,
     table: str,

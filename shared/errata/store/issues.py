@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
+from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item, unchanged_since
 from errata.store.shard_marks import stale_marks
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
@@ -90,7 +90,6 @@ class Ranks:
 
     events: int
     users: int
-    seen: str
     at: str  # when they were copied
 
     def due(self, events: int, users: int, now: datetime) -> bool:
@@ -214,7 +213,6 @@ class IssueStore:
                 ranks=Ranks(
                     events=int(values["rank_events"]),
                     users=int(values.get("rank_users", 0)),
-                    seen=values.get("rank_seen", ""),
                     at=values["ranked_at"],
                 )
                 if "ranked_at" in values
@@ -346,11 +344,7 @@ class IssueStore:
             + (" REMOVE " + ", ".join(removes) if removes else ""),
             "ExpressionAttributeNames": names,
         }
-        if state is None:
-            update["ConditionExpression"] = "attribute_not_exists(issue_id)"
-        else:
-            update["ConditionExpression"] = "revision = :revision"
-            values[":revision"] = state.revision
+        update["ConditionExpression"] = unchanged_since(state.revision if state else None, values, absent="issue_id")
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 

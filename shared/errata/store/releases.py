@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item
+from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item, unchanged_since
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -63,11 +63,9 @@ class ReleaseStore:
                 "user_count = :users ADD events :events, user_revision :one"
             )
             values.update({":sketch": sketch, ":users": count, ":one": 1})
-            if prior.revision is None:
-                update["ConditionExpression"] = "attribute_not_exists(user_revision)"
-            else:
-                update["ConditionExpression"] = "user_revision = :revision"
-                values[":revision"] = prior.revision
+            update["ConditionExpression"] = unchanged_since(
+                prior.revision, values, absent="user_revision", attribute="user_revision"
+            )
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
 
