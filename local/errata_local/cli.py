@@ -22,7 +22,7 @@ def _dev(args: argparse.Namespace) -> int:
     # before start-up, so a Ctrl-C while it starts stops it once started instead of printing a traceback.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
-    from errata_local.stack import AlertingOptions, LocalStack, PortInUse
+    from errata_local.stack import DEV_EVENT_SOURCE, AlertingOptions, LocalStack, PortInUse
 
     data_dir = Path(args.data_dir).resolve()
     if args.reset:
@@ -33,7 +33,7 @@ def _dev(args: argparse.Namespace) -> int:
         slack_webhook=args.slack_webhook or os.environ.get("ERRATA_SLACK_WEBHOOK_URL"),
         pagerduty_routing_key=args.pagerduty_key or os.environ.get("ERRATA_PAGERDUTY_ROUTING_KEY"),
     )
-    stack = LocalStack(port=args.port, alerting=alerting, data_dir=data_dir)
+    stack = LocalStack(port=args.port, alerting=alerting, data_dir=data_dir, event_source=DEV_EVENT_SOURCE)
     try:
         info = stack.start()
     except PortInUse as exc:

@@ -26,7 +26,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from errata_local.moto_patches import apply_all
 from errata_local.moto_state import StateDirectory
 
-_THREADS = 8  # the poller, the API, alert queues and a few concurrent ingest calls
+_THREADS = 24  # more than the processor's 10 write threads: an ingest put is not queued behind a batch's writes
 
 
 def _untracked_new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
