@@ -103,7 +103,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--fingerprints", type=int, default=50)
     args = parser.parse_args()
-    stack = LocalStack(port=0, event_source=DEV_EVENT_SOURCE)  # as `make dev` runs
+    stack = LocalStack(port=0, event_source=DEV_EVENT_SOURCE, processor_process=True)  # as `make dev` runs
     info = stack.start()
     try:
         latencies = crash_to_api_latency(info.dsn, info.base_url, info.api_token, args.latency_samples)

@@ -33,7 +33,9 @@ def _dev(args: argparse.Namespace) -> int:
         slack_webhook=args.slack_webhook or os.environ.get("ERRATA_SLACK_WEBHOOK_URL"),
         pagerduty_routing_key=args.pagerduty_key or os.environ.get("ERRATA_PAGERDUTY_ROUTING_KEY"),
     )
-    stack = LocalStack(port=args.port, alerting=alerting, data_dir=data_dir, event_source=DEV_EVENT_SOURCE)
+    stack = LocalStack(
+        port=args.port, alerting=alerting, data_dir=data_dir, event_source=DEV_EVENT_SOURCE, processor_process=True
+    )
     try:
         info = stack.start()
     except PortInUse as exc:

@@ -52,8 +52,12 @@ class ShardPoller:
         on_failure_queue_url: str,
         settings: EventSourceSettings,
         clock: Callable[[], float] = time.monotonic,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._clock = clock
+        # Set when the stack stops: a batch whose invocation failed is left on the stream (the next start
+        # delivers it again) instead of being retried, or sent to the on-failure destination, on the way out.
+        self._stopping = stopping or threading.Event()
         self._kinesis = kinesis
         self._sqs = sqs
         self._stream_name = stream_name
@@ -104,6 +108,8 @@ class ShardPoller:
                 try:
                     result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
                 except Exception:
+                    if self._stopping.is_set():
+                        return
                     logger.exception("processor raised on a batch of %d records", len(batch))
                     attempts += 1
                     if attempts > self._settings.maximum_retry_attempts:
@@ -181,12 +187,21 @@ class StreamPoller:
         settings: EventSourceSettings | None = None,
     ) -> None:
         self._settings = settings or EventSourceSettings()
+        self._stop = threading.Event()
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.shards = [
-            ShardPoller(kinesis, sqs, stream_name, shard["ShardId"], handler, on_failure_queue_url, self._settings)
+            ShardPoller(
+                kinesis,
+                sqs,
+                stream_name,
+                shard["ShardId"],
+                handler,
+                on_failure_queue_url,
+                self._settings,
+                stopping=self._stop,
+            )
             for shard in shards
         ]
-        self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kinesis-poller", daemon=True)
 

@@ -23,6 +23,7 @@ from errata.settings import DASHBOARD_URL_ENV, Settings
 from errata.store.projects import Project, ProjectStore, new_api_token
 from errata_local.alerting import AlertDispatcher, AlertingResources, provision_alerting
 from errata_local.aws import EmbeddedAws
+from errata_local.function_process import FunctionProcess
 from errata_local.gateway import Gateway
 from errata_local.poller import EventSourceSettings, StreamPoller
 
@@ -135,7 +136,12 @@ class LocalStack:
         alerting: AlertingOptions | None = None,
         linear_api_url: str = "",
         data_dir: Path | None = None,
+        processor_process: bool = False,
     ) -> None:
+        # True: the processor runs in a process of its own (errata_local.function_process), as `make dev`
+        # runs it; False: in this one, where tests can patch it.
+        self._processor_process = processor_process
+        self._processor: FunctionProcess | None = None
         self._linear_api_url = linear_api_url  # tests point Linear at a local server
         self._port = port
         self._data_dir = data_dir  # None: everything in memory (tests, benchmarks)
@@ -191,11 +197,16 @@ class LocalStack:
         settings = settings.model_copy(update={"dashboard_url": base_url})
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
+        process_handler = local_invoke(process)
+        if self._processor_process:
+            self._processor = FunctionProcess(process.__name__, "errata-local-process")
+            self._processor.start()
+            process_handler = self._processor
         self._poller = StreamPoller(
             self._aws.client("kinesis"),
             self._aws.client("sqs"),
             settings.events_stream,
-            local_invoke(process),
+            process_handler,
             settings.dead_letter_queue_url,
             self._event_source,
         )
@@ -272,6 +283,8 @@ class LocalStack:
             self._dispatcher.stop()
         if self._poller:
             self._poller.stop()
+        if self._processor:
+            self._processor.stop()
         if self._server:
             self._server.shutdown()
             self._server.server_close()

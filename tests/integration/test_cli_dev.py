@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -154,6 +155,30 @@ def test_stopping_only_the_parent_make_process_stops_the_whole_stack(tmp_path: P
     parent.wait(timeout=10)
     wait_for(lambda: not _processes_with(f"--port {port}") and not _port_open(port), timeout=10)
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in moto), timeout=10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_processors_own_process_stops_the_whole_stack(tmp_path: Path, signum: int) -> None:
+    """`make dev` runs the processor in a process of its own (errata_local.function_process); a signal sent
+    to it alone stops everything, as one sent to the stack's process does."""
+    port = free_port()
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert stack.stdout is not None
+    assert stack.stdout.readline().startswith("DSN: ")
+    children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(stack.pid)], capture_output=True, text=True)
+    [processor] = [int(line.split()[0]) for line in children.stdout.splitlines() if "function_process" in line]
+    moto = [int(line.split()[0]) for line in children.stdout.splitlines() if "moto_server" in line]
+    assert moto, "the moto server runs as the stack's child too"
+    os.kill(processor, signum)
+    stack.wait(timeout=30)
+    assert stack.returncode == 0
+    wait_for(lambda: not _processes_with(f"--port {port}") and not _port_open(port), timeout=10)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in [processor, *moto]), timeout=10)
 
 
 def _port_open(port: int) -> bool:
