@@ -110,6 +110,7 @@ class Meter:
     api_requests: int = 0
     wcu_by_item: Counter[str] = field(default_factory=Counter)
     wcu_by_table: Counter[str] = field(default_factory=Counter)
+    wcu_by_kind: Counter[str] = field(default_factory=Counter)  # errata's item kinds: where a cut would go
     max_item_bytes: int = 0
     max_item: str = ""
     latency_seconds: float = 0.0
@@ -211,6 +212,7 @@ class Counting:
                 item_name = f"{label}:{_key_text(key)}"
                 meter.wcu_by_item[item_name] += cost.total
                 meter.wcu_by_table[label] += cost.total
+                meter.wcu_by_kind[_item_kind(label, key)] += cost.total
                 if cost.size_after > meter.max_item_bytes:
                     meter.max_item_bytes, meter.max_item = cost.size_after, item_name
             meter.rcu += _read_units(operation, params, response)
@@ -273,6 +275,21 @@ def _stored(table_name: str, key: dict[str, Any]) -> capacity.Item | None:
 
 def _key_of(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in _table(table_name).keys}
+
+
+def _item_kind(label: str, key: dict[str, Any]) -> str:
+    """What an item is, from its key (the key schemas of errata.store): `counters issue h#` is an issue's
+    hour window, `counters project u#` a project's hour user sketch, `user-issues =` an alias."""
+    values = [str(next(iter(value.values()))) for value in key.values()]
+    if label == "counters":
+        pk, sk = key["pk"]["S"], key["sk"]["S"]
+        owner = pk.split("#", 1)[0]
+        return (
+            f"counters {owner} {'<project>' if owner == 'active' else sk.split('#', 1)[0] + ('#' if '#' in sk else '')}"
+        )
+    if label == "user-issues":
+        return "user-issues =" if any(value.startswith("=") for value in values) else "user-issues"
+    return label
 
 
 def _key_text(key: dict[str, Any]) -> str:
@@ -563,6 +580,7 @@ def _table_lines(result: Result) -> list[str]:
         f" billed ms per event: ingest {i.billed_seconds / events * 1e3:.2f},"
         f" processor {p.billed_seconds / events * 1e3:.2f}",
         "  WCU by table: " + ", ".join(f"{t} {u / events:.3f}" for t, u in p.wcu_by_table.most_common()),
+        "  WCU by item kind: " + ", ".join(f"{k} {u / events:.3f}" for k, u in p.wcu_by_kind.most_common()),
         f"  hottest item: {hottest} ({hottest_wcu:.4f} WCU per event);"
         f" largest item {p.max_item_bytes / 1024:.1f} KB ({p.max_item})",
         "  calls per event: "

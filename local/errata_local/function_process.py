@@ -81,6 +81,7 @@ class FunctionProcess:
                 return cast(dict[str, Any], value)
             if kind == "error":
                 raise RuntimeError(f"{self._function_name} raised {value}")
+            self.stop()  # reaped: the next invocation starts a new one
             raise RuntimeError(f"{self._function_name}'s process ended during the invocation")
 
     def stop(self) -> None:
