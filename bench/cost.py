@@ -111,6 +111,7 @@ class Meter:
     wcu_by_item: Counter[str] = field(default_factory=Counter)
     wcu_by_table: Counter[str] = field(default_factory=Counter)
     wcu_by_kind: Counter[str] = field(default_factory=Counter)  # errata's item kinds: where a cut would go
+    wcu_by_index: Counter[str] = field(default_factory=Counter)
     max_item_bytes: int = 0
     max_item: str = ""
     latency_seconds: float = 0.0
@@ -213,6 +214,7 @@ class Counting:
                 meter.wcu_by_item[item_name] += cost.total
                 meter.wcu_by_table[label] += cost.total
                 meter.wcu_by_kind[_item_kind(label, key)] += cost.total
+                meter.wcu_by_index.update({f"{label}.{name}": units for name, units in cost.by_index.items()})
                 if cost.size_after > meter.max_item_bytes:
                     meter.max_item_bytes, meter.max_item = cost.size_after, item_name
             meter.rcu += _read_units(operation, params, response)
@@ -581,6 +583,7 @@ def _table_lines(result: Result) -> list[str]:
         f" processor {p.billed_seconds / events * 1e3:.2f}",
         "  WCU by table: " + ", ".join(f"{t} {u / events:.3f}" for t, u in p.wcu_by_table.most_common()),
         "  WCU by item kind: " + ", ".join(f"{k} {u / events:.3f}" for k, u in p.wcu_by_kind.most_common()),
+        "  index WCU by index: " + ", ".join(f"{k} {u / events:.3f}" for k, u in p.wcu_by_index.most_common()),
         f"  hottest item: {hottest} ({hottest_wcu:.4f} WCU per event);"
         f" largest item {p.max_item_bytes / 1024:.1f} KB ({p.max_item})",
         "  calls per event: "

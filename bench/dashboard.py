@@ -78,6 +78,7 @@ def _load(stack: LocalStack, issues: int, events: int, rng: random.Random) -> li
             rank_seen=item["last_seen"],
             rank_impact=item["impact"],
             ranked_at=item["last_seen"],
+            totals_ranked_at=item["last_seen"],
         )
     for start in range(0, len(items), 25):
         pending: dict[str, Any] = {

@@ -158,23 +158,34 @@ def _unless_restored(*codes: str) -> Iterator[None]:
 
 def migrate_indexes(dynamodb: Any, spec: TableSpec, table_name: str) -> bool:
     """Brings a restored table's indexes to its spec (state saved by an earlier version): creates the missing
-    ones and deletes the retired ones, one per UpdateTable as DynamoDB requires. True if any was created."""
+    ones, deletes the retired ones and rebuilds those whose projection changed, one per UpdateTable as
+    DynamoDB requires. True if any was created."""
     existing = {
-        index["IndexName"]
+        index["IndexName"]: index
         for index in dynamodb.describe_table(TableName=table_name)["Table"].get("GlobalSecondaryIndexes", [])
     }
     request = spec.create_table_request(table_name)
     wanted = {index["IndexName"]: index for index in request.get("GlobalSecondaryIndexes", [])}
     definitions = request["AttributeDefinitions"]
-    for name in existing - set(wanted):
+    changed = {name for name in set(existing) & set(wanted) if not _same_projection(existing[name], wanted[name])}
+    for name in sorted((set(existing) - set(wanted)) | changed):
         dynamodb.update_table(TableName=table_name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}])
-    for name in sorted(set(wanted) - existing):
+    created = sorted((set(wanted) - set(existing)) | changed)
+    for name in created:
         dynamodb.update_table(
             TableName=table_name,
             AttributeDefinitions=definitions,
             GlobalSecondaryIndexUpdates=[{"Create": wanted[name]}],
         )
-    return bool(set(wanted) - existing)
+    return bool(created)
+
+
+def _same_projection(described: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    have, want = described.get("Projection", {}), wanted["Projection"]
+    return bool(
+        have.get("ProjectionType") == want["ProjectionType"]
+        and sorted(have.get("NonKeyAttributes", [])) == sorted(want.get("NonKeyAttributes", []))
+    )
 
 
 def provision(client: Callable[[str], Any], prefix: str) -> Settings:

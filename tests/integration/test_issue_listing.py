@@ -96,6 +96,40 @@ def test_filtered_pages_skip_nothing_and_repeat_nothing(project: TestProject) ->
     assert counts == expected and len(ids) == len(expected)
 
 
+@pytest.mark.parametrize("entries_a_query", [100, 3])
+def test_filters_tested_on_the_items_page_across_queries_and_sorts(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch, entries_a_query: int
+) -> None:
+    """The indexes project the status alone: environment, level and text are tested on the items a page
+    reads, a few index entries a Query (3: every page crosses several Queries), for every sort."""
+    import errata.store.issues as issues_store
+
+    monkeypatch.setattr(issues_store, "_MATCHING_ENTRIES", entries_a_query)
+    shard = Shard()
+    records = []
+    for n in range(24):
+        for _ in range(n + 1):
+            record = _event_record(shard, project, f"queue {_word(n)} stalled")
+            _rewrite(record, environment="staging" if n % 4 == 0 else "production", level="warning")
+            records.append(record)
+    assert _deliver(records) == []
+    expected = sorted((n + 1 for n in range(24) if n % 4 == 0), reverse=True)
+    for sort in ("frequency", "users", "impact", "recency"):
+        counts: list[int] = []
+        cursor = None
+        while True:
+            params = {"sort": sort, "limit": 2, "query": "environment:staging level:warning stalled"}
+            page = project.api("/issues", **params, **({"cursor": cursor} if cursor else {})).json()
+            counts += [issue["count"] for issue in page["issues"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(counts, reverse=True) == expected, sort  # every match once
+        if sort == "frequency":
+            assert counts == expected  # and in order
+    assert project.api("/issues", query="environment:staging level:error").json()["issues"] == []
+
+
 def test_sorting_by_impact_puts_the_issue_hitting_most_people_lately_first(project: TestProject) -> None:
     """Frequency would rank the noisy single-user job first; impact ranks the checkout error that reaches
     thirty customers, and a fatal crash of ten above a warning of ten."""

@@ -1,6 +1,7 @@
-"""The listing indexes sort by ranks: copies of an issue's totals made by a write at most once a minute, and by
-the minute evaluator once events stop (errata.store.issues, decision 0009 step 4). A write to a busy issue in
-between changes no index entry, and a listing still shows exact totals (it reads the page's items by key)."""
+"""The listing indexes sort by ranks: copies of an issue's totals made by a write (the recency rank at most once
+a minute, the totals once doubled or ten minutes on), and by the minute evaluator once events stop
+(errata.store.issues, decision 0009 step 4). A write to a busy issue in between changes no index entry, and a
+listing still shows exact totals (it reads the page's items by key)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from errata_local.stack import LocalStack, StackInfo
 from functions.alert import handler as alert_function
 from functions.process import handler as process
 from tests.integration.conftest import TestProject
+from tests.integration.test_counts_users_releases import _rewrite
 from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
 
 pytestmark = pytest.mark.integration
@@ -75,7 +77,7 @@ def _deliver_events(shard: Shard, project: TestProject, message: str, count: int
     assert _deliver([_event_record(shard, project, message, user=f"u{n}") for n in range(count)]) == []
 
 
-def test_ranks_follow_the_totals_once_a_minute_or_on_doubling_and_writes_between_touch_no_index(
+def test_ranks_follow_recency_each_minute_and_totals_on_doubling_or_ten_minutes_on(
     stack: LocalStack, info: StackInfo, project: TestProject, clock: Clock
 ) -> None:
     shard = Shard()
@@ -101,12 +103,20 @@ def test_ranks_follow_the_totals_once_a_minute_or_on_doubling_and_writes_between
     assert write_cost(ISSUES_INDEXES, second, doubled).index_writes > 0
 
     clock.ahead = timedelta(seconds=61)
-    _deliver_events(shard, project, "ledger out of balance", 1)  # a minute on: copied again
+    _deliver_events(shard, project, "ledger out of balance", 1)  # a minute on: the recency rank only
+    recent = _raw_item(stack, info, project, issue["id"])
+    assert recent["rank_seen"] == recent["last_seen"]
+    assert recent["ranked_at"]["S"] > doubled["ranked_at"]["S"]
+    assert (recent["rank_events"], recent["totals_ranked_at"]) == ({"N": "20"}, doubled["totals_ranked_at"])
+    cost = write_cost(ISSUES_INDEXES, doubled, recent)
+    assert set(cost.by_index) == {"ranked_by_recency"}, cost.by_index  # one entry moved, not four
+
+    clock.ahead = timedelta(minutes=11)
+    _deliver_events(shard, project, "ledger out of balance", 1)  # ten minutes on: the totals too
     third = _raw_item(stack, info, project, issue["id"])
-    assert third["rank_events"] == {"N": "21"}
-    assert third["rank_seen"] == third["last_seen"]
-    assert third["ranked_at"]["S"] > first["ranked_at"]["S"]
-    assert write_cost(ISSUES_INDEXES, doubled, third).index_writes > 0
+    assert (third["rank_events"], third["rank_users"]) == ({"N": "22"}, third["user_count"])
+    assert third["totals_ranked_at"]["S"] > doubled["totals_ranked_at"]["S"]
+    assert write_cost(ISSUES_INDEXES, recent, third).by_index.keys() >= {"ranked_by_frequency", "ranked_by_recency"}
 
     # The last events came within the minute: the evaluator copies them once the minute is over.
     _deliver_events(shard, project, "ledger out of balance", 3)
@@ -115,7 +125,7 @@ def test_ranks_follow_the_totals_once_a_minute_or_on_doubling_and_writes_between
     assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(seconds=30)) == 0
     assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(seconds=61)) == 1
     settled = _raw_item(stack, info, project, issue["id"])
-    assert (settled["rank_events"], settled["rank_users"]) == ({"N": "24"}, settled["user_count"])
+    assert (settled["rank_events"], settled["rank_users"]) == ({"N": "25"}, settled["user_count"])
     assert store.settle_ranks(store.recently_active(project.project_id, since), clock() + timedelta(minutes=3)) == 0
 
 
@@ -125,15 +135,18 @@ def test_the_order_is_the_ranks_and_the_counts_are_the_items(
     shard = Shard()
     _deliver_events(shard, project, "payment declined", 8)
     _deliver_events(shard, project, "cart expired", 6)
-    _deliver_events(shard, project, "cart expired", 3)  # 9, less than double: its rank stays 6 for a minute
+    _deliver_events(shard, project, "cart expired", 3)  # 9, less than double: its rank stays 6 for ten minutes
     assert [(i["title"], i["count"]) for i in project.issues(sort="frequency")] == [
         ("payment declined", 8),
         ("cart expired", 9),
     ]
     clock.ahead = timedelta(seconds=61)
+    _deliver_events(shard, project, "cart expired", 1)  # a minute on: its recency rank, not its totals
+    assert [i["title"] for i in project.issues(sort="frequency")] == ["payment declined", "cart expired"]
+    clock.ahead = timedelta(minutes=11)
     _deliver_events(shard, project, "cart expired", 1)
     assert [(i["title"], i["count"]) for i in project.issues(sort="frequency")] == [
-        ("cart expired", 10),
+        ("cart expired", 11),
         ("payment declined", 8),
     ]
     # The evaluator's "moved lately" reaches back past the lag of the recency rank: an issue ranked by its
@@ -160,6 +173,14 @@ def test_a_state_saved_before_ranks_gets_the_new_indexes_and_its_issues_ranked(s
         indexes=(
             GlobalIndex("by_frequency", KeyAttribute("project_id"), KeyAttribute("event_count", "N")),
             GlobalIndex("by_recency", KeyAttribute("project_id"), KeyAttribute("last_seen")),
+            # Named as today's, but projecting what a listing filtered on before the items were tested.
+            GlobalIndex(
+                "ranked_by_users",
+                KeyAttribute("project_id"),
+                KeyAttribute("rank_users", "N"),
+                projection="INCLUDE",
+                included=("status", "title", "culprit", "environment"),
+            ),
         ),
     )
     dynamodb: Any = stack.client("dynamodb")
@@ -173,6 +194,11 @@ def test_a_state_saved_before_ranks_gets_the_new_indexes_and_its_issues_ranked(s
 
     indexes = dynamodb.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
     assert sorted(index["IndexName"] for index in indexes) == sorted(index.name for index in ISSUES_TABLE.indexes)
+    wanted = {
+        index["IndexName"]: index["Projection"]
+        for index in ISSUES_TABLE.create_table_request(name)["GlobalSecondaryIndexes"]
+    }
+    assert {index["IndexName"]: index["Projection"] for index in indexes} == wanted  # ranked_by_users rebuilt
     store = IssueStore(dynamodb, name)
     for sort in ("frequency", "recency", "users", "impact"):
         listed, _ = store.list_issues("7", sort, 10)  # type: ignore[arg-type]
@@ -196,3 +222,29 @@ def test_the_minute_evaluator_settles_the_ranks_of_an_issue_gone_quiet(
     summary = stack.evaluate_alerts()
     assert summary["ranks_settled"] >= 1, summary
     assert _raw_item(stack, info, project, issue["id"])["rank_events"] == {"N": "6"}
+
+
+def test_a_new_title_environment_release_or_level_moves_no_index_entry(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """What the latest event sets (title, culprit, environment, release, level) is filtered on the page's
+    items, not projected into the indexes: an issue whose events differ writes only its item."""
+    shard = Shard()
+    first_events = [_event_record(shard, project, "job 1 failed", user=f"u{n}") for n in range(10)]
+    assert _deliver(first_events) == []
+    [issue] = project.issues()
+    before = _raw_item(stack, info, project, issue["id"])
+    later = _event_record(shard, project, "job 2 failed", user="u1")  # the same issue: numbers are not grouped
+    _rewrite(later, environment="staging", release="api@3.2.0", level="warning")
+    assert _deliver([later]) == []
+    after = _raw_item(stack, info, project, issue["id"])
+    assert (after["title"]["S"], after["environment"]["S"], after["level"]["S"]) == (
+        "job 2 failed",
+        "staging",
+        "warning",
+    )
+    assert after["last_release"] == {"S": "api@3.2.0"} and after["event_count"] == {"N": "11"}
+    cost = write_cost(ISSUES_INDEXES, before, after)
+    assert cost.index_writes == 0, cost.by_index
+    found = project.api("/issues", query="environment:staging level:warning release:api@3.2.0").json()["issues"]
+    assert [issue["id"] for issue in found] == [issue["id"]]

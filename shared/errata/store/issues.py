@@ -17,14 +17,24 @@ from errata.timefmt import iso_utc
 IssueSort = Literal["frequency", "recency", "users", "impact"]
 
 _PROJECT = KeyAttribute("project_id")
-# The listings are keyed by ranks: copies of the issue's totals, made by a write once a minute or once a total
-# has doubled since (so a burst reorders the list at once), and by the minute evaluator for an issue whose
-# events stopped before its ranks were due (settle_ranks). A write to a busy issue then changes no index entry:
-# the indexes project only what a listing filters on, which rarely changes, and a page's items are read whole
-# by key (their totals are exact; only the order may lag, by less than double within a minute, and by up to
-# two minutes after events stop).
+# The listings are keyed by ranks: copies of the issue's totals, made by a write and by the minute evaluator
+# for an issue whose events stopped before its ranks were due (settle_ranks). The recency rank is copied once a
+# minute; the totals (events, users, impact) once a total has doubled (a burst reorders the list at once) or
+# ten minutes on: a write to an issue seen every few minutes moves one index entry, not four (the low-rate cost
+# bench: the four ranked indexes were 4.3 of 18 write units an event). A write to a busy issue in between
+# changes no index entry: the indexes project only what a listing filters on, which rarely changes, and a
+# page's items are read whole by key (their totals are exact; only the order may lag, by less than double
+# within ten minutes, and by up to two minutes after events stop).
 RANK_REFRESH = timedelta(seconds=60)
-_FILTERED = ("status", "level", "environment", "first_release", "last_release", "title", "culprit")
+RANK_TOTALS_REFRESH = timedelta(minutes=10)
+# A filtered listing reads this many index entries a Query (and their items), at most this many times a page.
+_MATCHING_ENTRIES = 100
+_MATCHING_ROUNDS = 10
+# The indexes project the status alone: it changes only by a person's decision or a regression. The other
+# filters (release, environment, level, text) are tested on the page's items, read by key anyway: they change
+# with the latest event, and each change rewrote the entry of every index projecting them (the low-rate cost
+# bench: the four ranked indexes took 4.3 of 18 write units an event).
+_FILTERED = ("status",)
 SORT_INDEXES: dict[str, GlobalIndex] = {
     sort: GlobalIndex(f"ranked_by_{sort}", _PROJECT, rank, projection="INCLUDE", included=_FILTERED)
     for sort, rank in (
@@ -90,13 +100,17 @@ class Ranks:
 
     events: int
     users: int
-    at: str  # when they were copied
+    at: str  # when the recency rank was copied
+    totals_at: str  # when the totals were ("" before they were kept apart: due at once)
 
-    def due(self, events: int, users: int, now: datetime) -> bool:
-        """Whether a write with these totals at `now` copies them again: a minute after they were last
-        copied, or once a total has doubled (a burst of a new issue reorders the list at once)."""
+    def recency_due(self, now: datetime) -> bool:
+        return iso_utc(now - RANK_REFRESH) >= self.at
+
+    def totals_due(self, events: int, users: int, now: datetime) -> bool:
+        """Whether a write with these totals at `now` copies them again: once a total has doubled, or ten
+        minutes after they were last copied."""
         return (
-            iso_utc(now - RANK_REFRESH) >= self.at
+            iso_utc(now - RANK_TOTALS_REFRESH) >= self.totals_at
             or events >= 2 * max(self.events, 1)
             or users >= 2 * max(self.users, 1)
         )
@@ -112,6 +126,15 @@ class IssueFilter:
     environment: str | None = None
     level: str | None = None
     text: str | None = None
+
+    @property
+    def reads_items(self) -> bool:
+        """Whether it tests what only the items hold (the indexes project the status alone)."""
+        return bool(self.release or self.environment or self.level or self.text)
+
+    def index_expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
+        """The part a Query of a listing index can filter on: the status."""
+        return IssueFilter(statuses=self.statuses).expression(names, values)
 
     def expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
         parts = []
@@ -214,6 +237,7 @@ class IssueStore:
                     events=int(values["rank_events"]),
                     users=int(values.get("rank_users", 0)),
                     at=values["ranked_at"],
+                    totals_at=values.get("totals_ranked_at", ""),
                 )
                 if "ranked_at" in values
                 else None,
@@ -327,13 +351,17 @@ class IssueStore:
         events_after = (state.event_count if state else 0) + delta.count
         users_after = user_count if user_count is not None else (state.user_count if state else 0)
         now = now or datetime.now(UTC)
-        if state is None or state.ranks is None or status_change or state.ranks.due(events_after, users_after, now):
+        ranks = state.ranks if state is not None else None
+        if ranks is None or status_change or ranks.totals_due(events_after, users_after, now):
             known_impact = state.impact if state is not None and state.impact is not None else 0.0
             sets.append("rank_events = :rank_events, rank_users = :rank_users, rank_seen = :last_seen")
-            sets.append("rank_impact = :rank_impact, ranked_at = :ranked_at")
+            sets.append("rank_impact = :rank_impact, ranked_at = :ranked_at, totals_ranked_at = :ranked_at")
             values[":rank_events"] = events_after
             values[":rank_users"] = users_after
             values[":rank_impact"] = Decimal(str(impact if impact is not None else known_impact))
+            values[":ranked_at"] = iso_utc(now)
+        elif ranks.recency_due(now):
+            sets.append("rank_seen = :last_seen, ranked_at = :ranked_at")
             values[":ranked_at"] = iso_utc(now)
         update: dict[str, Any] = {
             "TableName": self._table,
@@ -422,7 +450,8 @@ class IssueStore:
                     TableName=self._table,
                     Key=to_item({"project_id": item["project_id"], "issue_id": item["issue_id"]}),
                     UpdateExpression="SET rank_events = :rank_events, rank_users = :rank_users,"
-                    " rank_seen = :rank_seen, rank_impact = :rank_impact, ranked_at = :ranked_at",
+                    " rank_seen = :rank_seen, rank_impact = :rank_impact, ranked_at = :ranked_at,"
+                    " totals_ranked_at = :ranked_at",
                     ConditionExpression="revision = :revision",
                     ExpressionAttributeValues=to_item(
                         {**totals, ":ranked_at": iso_utc(now), ":revision": item["revision"]}
@@ -442,7 +471,8 @@ class IssueStore:
         filters: IssueFilter | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the project's issues in `sort` order (a Query of its index, filtered by DynamoDB on
-        what the index projects), then the page's items, read whole; and the cursor of the next page."""
+        the status it projects), then the page's items, read whole and tested by the other filters; and the
+        cursor of the next page."""
         index = SORT_INDEXES[sort]
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -453,7 +483,7 @@ class IssueStore:
         values: dict[str, Any] = {":project": project_id}
         names: dict[str, str] = {}
         if filters is not None:
-            expression = filters.expression(names, values)
+            expression = filters.index_expression(names, values)
             if expression:
                 request["FilterExpression"] = expression
         if names:
@@ -462,8 +492,44 @@ class IssueStore:
         assert index.sort_key is not None
         attributes = ("project_id", "issue_id", index.sort_key.name)
         start = decode_cursor(cursor, ("project_id", project_id), set(attributes)) if cursor else None
+        if filters is not None and filters.reads_items:
+            page, last = self._matching_page(project_id, request, filters, limit, start, attributes)
+            return page, encode_cursor(last)
         keys, last = query_page(self._dynamodb, limit=limit, start=start, key_attributes=attributes, **request)
         return self._in_order(project_id, keys), encode_cursor(last)
+
+    def _matching_page(
+        self,
+        project_id: str,
+        request: dict[str, Any],
+        filters: IssueFilter,
+        limit: int,
+        start: dict[str, Any] | None,
+        attributes: tuple[str, ...],
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Index entries in order, their items read by key and kept where `filters` matches, until `limit`
+        are kept or _MATCHING_ROUNDS Queries were made; the cursor is the last entry kept or read (entries
+        after it are read by the next page, none skipped)."""
+        page: list[dict[str, Any]] = []
+        last = start
+        for _ in range(_MATCHING_ROUNDS):
+            query = dict(request, Limit=max(limit, _MATCHING_ENTRIES))
+            if last:
+                query["ExclusiveStartKey"] = last
+            response = self._dynamodb.query(**query)
+            entries = response.get("Items", [])
+            items = self.get_many(project_id, [entry["issue_id"]["S"] for entry in entries])
+            for entry in entries:
+                item = items.get(entry["issue_id"]["S"])
+                if item is not None and filters.matches(item):
+                    page.append(item)
+                    if len(page) == limit:
+                        # From the entry as DynamoDB sent it: a rank read back as a float would not go back.
+                        return page, {name: entry[name] for name in attributes}
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return page, None
+        return page, last
 
     def first_seen_in(
         self, project_id: str, release: str, limit: int, cursor: str | None = None
@@ -577,7 +643,7 @@ class IssueStore:
                     Key=key,
                     UpdateExpression="SET rank_events = event_count, rank_seen = last_seen,"
                     " rank_users = if_not_exists(user_count, :zero), rank_impact = if_not_exists(impact, :zero),"
-                    " ranked_at = :now",
+                    " ranked_at = :now, totals_ranked_at = :now",
                     ExpressionAttributeValues=to_item({":zero": 0, ":now": iso_utc(now or datetime.now(UTC))}),
                 )
                 changed += 1
