@@ -253,3 +253,37 @@ def test_an_issue_that_kept_its_user_sketch_on_its_item_keeps_its_users_when_the
     assert _deliver([_event_record(shard, project, "quota exceeded", user="new-2")]) == []
     assert project.issues()[0]["user_count"] == 5
     assert "user_sketch" not in dynamodb.get_item(TableName=info.settings.issues_table, Key=key)["Item"]
+
+
+def test_a_releases_later_writes_touch_no_index_entry(stack: LocalStack, info: StackInfo, project: TestProject) -> None:
+    """The newest-first index holds the release's keys only: its events, users and last seen change at every
+    batch, its first seen never; the releases page reads the items whole."""
+    from bench.capacity import Index, Table, write_cost
+    from errata.store.releases import RELEASES_TABLE
+
+    releases = Table(
+        "releases",
+        keys=("project_id", "version"),
+        indexes=tuple(
+            Index(index.name, (index.partition_key.name, index.sort_key.name), index.projection, index.included)
+            for index in RELEASES_TABLE.indexes
+            if index.sort_key is not None
+        ),
+    )
+    dynamodb: Any = stack.client("dynamodb")
+    key = {"project_id": {"S": project.project_id}, "version": {"S": "api@3.1.0"}}
+
+    def item() -> dict[str, Any]:
+        found: dict[str, Any] = dynamodb.get_item(TableName=info.settings.releases_table, Key=key, ConsistentRead=True)
+        return found["Item"]
+
+    shard = Shard()
+    assert _deliver([_event_record(shard, project, "payment declined", user="u1")]) == []
+    first = item()
+    assert _deliver([_event_record(shard, project, "payment declined", user=f"u{n}") for n in range(2, 6)]) == []
+    later = item()
+    assert later["events"] == {"N": "5"} and later["first_seen"] == first["first_seen"]
+    cost = write_cost(releases, first, later)
+    assert cost.index_writes == 0, cost.by_index
+    [listed] = project.api("/releases").json()["releases"]
+    assert (listed["version"], listed["events"]) == ("api@3.1.0", 5)
