@@ -182,10 +182,8 @@ def migrate_indexes(dynamodb: Any, spec: TableSpec, table_name: str) -> bool:
 
 def _same_projection(described: dict[str, Any], wanted: dict[str, Any]) -> bool:
     have, want = described.get("Projection", {}), wanted["Projection"]
-    return bool(
-        have.get("ProjectionType") == want["ProjectionType"]
-        and sorted(have.get("NonKeyAttributes", [])) == sorted(want.get("NonKeyAttributes", []))
-    )
+    same_type = have.get("ProjectionType") == want["ProjectionType"]
+    return same_type and sorted(have.get("NonKeyAttributes", [])) == sorted(want.get("NonKeyAttributes", []))
 
 
 def provision(client: Callable[[str], Any], prefix: str) -> Settings:

@@ -21,14 +21,19 @@ from tests.integration.conftest import wait_for
 pytestmark = pytest.mark.integration
 
 
-def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
+def _errata_dev(port: int, data_dir: Path) -> subprocess.Popen[str]:
+    """`errata dev` as `make dev` starts it, its output (stdout and stderr) read by the test."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    process = _errata_dev(port, tmp_path)
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline().strip() for _ in range(3)]
@@ -55,12 +60,7 @@ def test_errata_dev_prints_dsn_token_and_dashboard_then_stops_on_ctrl_c(tmp_path
 
 def test_make_demo_fills_a_running_errata_dev_with_issues_a_newcomer_can_triage(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _errata_dev(port, tmp_path)
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline().strip() for _ in range(7)]
@@ -162,12 +162,7 @@ def test_a_signal_to_the_processors_own_process_stops_the_whole_stack(tmp_path: 
     """`make dev` runs the processor in a process of its own (errata_local.function_process); a signal sent
     to it alone stops everything, as one sent to the stack's process does."""
     port = free_port()
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    stack = _errata_dev(port, tmp_path)
     assert stack.stdout is not None
     assert stack.stdout.readline().startswith("DSN: ")
     children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(stack.pid)], capture_output=True, text=True)
@@ -188,12 +183,7 @@ def _port_open(port: int) -> bool:
 
 def test_ctrl_c_while_it_starts_stops_it_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "errata_local.cli", "dev", "--port", str(port), "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _errata_dev(port, tmp_path)
     time.sleep(1.5)  # the interpreter is up, the stack is still starting (its banner comes after some seconds)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)

@@ -72,6 +72,16 @@ def batch_get(
     return found
 
 
+def batch_get_in_order(dynamodb: Any, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of `keys` (index entries of a page), whole and in the keys' order; missing ones left out."""
+    if not keys:
+        return []
+    names = tuple(keys[0])  # the table's key attributes, as every key names them
+    found = {tuple(item[name] for name in names): item for item in batch_get(dynamodb, table, keys)}
+    ordered = (tuple(key[name] for name in names) for key in keys)
+    return [found[key] for key in ordered if key in found]
+
+
 def query_all(dynamodb: Any, **request: Any) -> list[dict[str, Any]]:
     """Every page of a Query, as plain values."""
     items: list[dict[str, Any]] = []

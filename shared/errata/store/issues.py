@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item, unchanged_since
+from errata.store.dynamo import (
+    batch_get,
+    batch_get_in_order,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    query_page,
+    to_item,
+    unchanged_since,
+)
 from errata.store.shard_marks import stale_marks
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
@@ -20,11 +29,9 @@ _PROJECT = KeyAttribute("project_id")
 # The listings are keyed by ranks: copies of the issue's totals, made by a write and by the minute evaluator
 # for an issue whose events stopped before its ranks were due (settle_ranks). The recency rank is copied once a
 # minute; the totals (events, users, impact) once a total has doubled (a burst reorders the list at once) or
-# ten minutes on: a write to an issue seen every few minutes moves one index entry, not four (the low-rate cost
-# bench: the four ranked indexes were 4.3 of 18 write units an event). A write to a busy issue in between
-# changes no index entry: the indexes project only what a listing filters on, which rarely changes, and a
-# page's items are read whole by key (their totals are exact; only the order may lag, by less than double
-# within ten minutes, and by up to two minutes after events stop).
+# ten minutes on, so a write to an issue seen every few minutes moves one index entry, not four. A write in
+# between changes no index entry. A page's items are read whole by key: their totals are exact; only the
+# order may lag, by less than double within ten minutes, and by up to two minutes after events stop.
 RANK_REFRESH = timedelta(seconds=60)
 RANK_TOTALS_REFRESH = timedelta(minutes=10)
 # A filtered listing reads this many index entries a Query (and their items), at most this many times a page.
@@ -32,8 +39,8 @@ _MATCHING_ENTRIES = 100
 _MATCHING_ROUNDS = 10
 # The indexes project the status alone: it changes only by a person's decision or a regression. The other
 # filters (release, environment, level, text) are tested on the page's items, read by key anyway: they change
-# with the latest event, and each change rewrote the entry of every index projecting them (the low-rate cost
-# bench: the four ranked indexes took 4.3 of 18 write units an event).
+# with the latest event, and each change rewrote the entry of every index projecting them (with the minute
+# rule above, the four ranked indexes took 4.3 of the low-rate cost bench's 18 write units an event).
 _FILTERED = ("status",)
 SORT_INDEXES: dict[str, GlobalIndex] = {
     sort: GlobalIndex(f"ranked_by_{sort}", _PROJECT, rank, projection="INCLUDE", included=_FILTERED)
@@ -133,36 +140,18 @@ class IssueFilter:
         return bool(self.release or self.environment or self.level or self.text)
 
     def index_expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
-        """The part a Query of a listing index can filter on: the status."""
-        return IssueFilter(statuses=self.statuses).expression(names, values)
-
-    def expression(self, names: dict[str, str], values: dict[str, Any]) -> str:
-        parts = []
-        if self.statuses:
-            names["#status"] = "status"
-            keys = []
-            for i, status in enumerate(self.statuses):
-                values[f":status{i}"] = status
-                keys.append(f":status{i}")
-            parts.append(f"#status IN ({', '.join(keys)})")
-        if self.release:
-            values[":release"] = self.release
-            parts.append("(first_release = :release OR last_release = :release)")
-        if self.environment:
-            names["#environment"] = "environment"
-            values[":environment"] = self.environment
-            parts.append("#environment = :environment")
-        if self.level:
-            names["#level"] = "level"
-            values[":level"] = self.level
-            parts.append("#level = :level")
-        if self.text:
-            values[":text"] = self.text
-            parts.append("(contains(title, :text) OR contains(culprit, :text))")
-        return " AND ".join(parts)
+        """The part a Query of a listing index can filter on: the status (the rest is `matches`)."""
+        if not self.statuses:
+            return ""
+        names["#status"] = "status"
+        keys = []
+        for i, status in enumerate(self.statuses):
+            values[f":status{i}"] = status
+            keys.append(f":status{i}")
+        return f"#status IN ({', '.join(keys)})"
 
     def matches(self, item: dict[str, Any]) -> bool:
-        """The same test in memory, for issues found another way (a user's issues)."""
+        """The whole test, on an item read by key (a listing's page, a user's issues)."""
         text = self.text or ""
         return (
             (not self.statuses or item.get("status", "unresolved") in self.statuses)
@@ -553,8 +542,8 @@ class IssueStore:
 
     def _in_order(self, project_id: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items of index entries, whole, in the entries' order (one BatchGetItem per 100)."""
-        found = self.get_many(project_id, [key["issue_id"] for key in keys])
-        return [found[key["issue_id"]] for key in keys if key["issue_id"] in found]
+        issue_keys = [{"project_id": project_id, "issue_id": key["issue_id"]} for key in keys]
+        return batch_get_in_order(self._dynamodb, self._table, issue_keys)
 
     def get_many(self, project_id: str, issue_ids: list[str]) -> dict[str, dict[str, Any]]:
         items = batch_get(self._dynamodb, self._table, [{"project_id": project_id, "issue_id": i} for i in issue_ids])

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from errata.store.dynamo import batch_get, decode_cursor, encode_cursor, from_item, query_page, to_item, unchanged_since
+from errata.store.dynamo import (
+    batch_get,
+    batch_get_in_order,
+    decode_cursor,
+    encode_cursor,
+    from_item,
+    query_page,
+    to_item,
+    unchanged_since,
+)
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -144,12 +153,5 @@ class ReleaseStore:
             ExpressionAttributeValues=to_item({":p": project_id}),
             ScanIndexForward=False,
         )
-        found = {
-            item["version"]: item
-            for item in batch_get(
-                self._dynamodb,
-                self._table,
-                [{"project_id": project_id, "version": key["version"]} for key in items],
-            )
-        }
-        return [found[key["version"]] for key in items if key["version"] in found], encode_cursor(last)
+        keys = [{"project_id": project_id, "version": key["version"]} for key in items]
+        return batch_get_in_order(self._dynamodb, self._table, keys), encode_cursor(last)
