@@ -8,6 +8,9 @@ backends (getmoto/moto#1069). Two parts, in the data directory:
   streams' shards), taken after writes, at most every second and never for more than a fifth of the time.
   The server forks while DynamoDB's writes are held (copy-on-write, as Redis' BGSAVE does) and the child
   pickles, so a request waits for the fork only, not for the pickling. A clean stop saves once more.
+  The fork waits until no thread is importing a module: a module lock held by a thread that is not
+  forked stays held in the child, and the child would wait on it forever (a server's first request to a
+  service imports that service's models).
 - **a journal** of the stream (`stream-journal.sqlite3`): every record Kinesis accepts is committed to
   SQLite before the PutRecords answer, which is what ingest's 200 waits for. The snapshot leaves the
   records out; a restore puts them back under their own sequence numbers.
@@ -23,9 +26,11 @@ version's is set aside and the stack starts from the journal alone.
 
 from __future__ import annotations
 
+import _imp
 import copyreg
 import ctypes
 import gc
+import importlib._bootstrap
 import json
 import os
 import pickle
@@ -58,7 +63,7 @@ PERSISTED_SERVICES = ("dynamodb", "s3", "sqs", "kinesis")
 _FORMAT = f"moto {moto.__version__}, python {sys.version_info.major}.{sys.version_info.minor}"
 MIN_SNAPSHOT_INTERVAL_SECONDS = 1.0
 SNAPSHOT_TIMEOUT_SECONDS = 60.0
-SNAPSHOT_DUTY = 5  # wait at least five times the last snapshot's duration before the next one
+SNAPSHOT_DUTY = 5  # wait at least five times the last snapshot's CPU time before the next one
 RETENTION_SECONDS = 24 * 3600  # Kinesis' default retention: older records leave the journal and the shard
 _TRIM_EVERY_SECONDS = 60.0
 # Actions that change nothing: the dispatcher's long polls, the poller's reads and the page's queries must
@@ -84,7 +89,7 @@ def _backend(service: str) -> Any:
 
 
 def _streams() -> Iterator[Stream]:
-    for account in backends.get_backend("kinesis").values():
+    for account in _backend("kinesis").values():
         for region_backend in account.values():
             yield from region_backend.streams.values()
 
@@ -186,7 +191,10 @@ class StateDirectory:
         self._saved = 0  # of those, how many the snapshot on disk holds
         self._snapshots = 0
         self._failures = 0
-        self.last_snapshot_seconds = 0.0
+        self.last_snapshot_seconds = 0.0  # wall time, fork to file
+        self.last_snapshot_cpu_seconds = 0.0  # the child's: what the pause before the next one is made of
+        for service in PERSISTED_SERVICES:  # imported now, by this thread: a snapshot child imports nothing
+            _backend(service)
 
     # -- start -----------------------------------------------------------------------------------------
     def restore(self) -> bool:
@@ -279,8 +287,10 @@ class StateDirectory:
                 last_trim = time.monotonic()
             if not self._dirty.wait(timeout=_TRIM_EVERY_SECONDS) or self._stopping.is_set():
                 continue
-            # Let a burst of writes land first, and keep pickling to a fifth of the time at most.
-            if self._stopping.wait(max(MIN_SNAPSHOT_INTERVAL_SECONDS, SNAPSHOT_DUTY * self.last_snapshot_seconds)):
+            # Let a burst of writes land first, and keep pickling to a fifth of a core at most (CPU time: a
+            # child killed for hanging did no work to make room for).
+            pause = max(MIN_SNAPSHOT_INTERVAL_SECONDS, SNAPSHOT_DUTY * self.last_snapshot_cpu_seconds)
+            if self._stopping.wait(pause):
                 return
             self._dirty.clear()
             started = time.monotonic()
@@ -296,25 +306,25 @@ class StateDirectory:
         """Forks and lets the child pickle; True once its snapshot is on disk. A child that fails or takes
         too long is logged and tried again; a stop kills it (the stop's snapshot is newer)."""
         server = os.getpid()
-        with _consistent():
-            with self._counts_lock:
-                written = self._written  # every one of these was answered, so it is in the forked memory
-            pid = os.fork()
-            if pid == 0:  # the child: a frozen copy of the server's memory, and this thread alone
-                code = 1
-                try:
-                    gc.disable()  # a finalizer run here could wait for a lock a vanished thread held
-                    _die_with(server)
-                    _read_keys_without_their_locks()
-                    self._write_snapshot(f".{os.getpid()}.tmp")
-                    code = 0
-                except BaseException:
-                    with suppress(BaseException):
-                        self._log("snapshot failed:\n" + traceback.format_exc())
-                finally:
-                    os._exit(code)
+        while (forked := self._fork_when_no_import_runs()) is None:
+            if self._stopping.wait(0.01):
+                return False
+        pid, written = forked
+        if pid == 0:  # the child: a frozen copy of the server's memory, and this thread alone
+            code = 1
+            try:
+                gc.disable()  # a finalizer run here could wait for a lock a vanished thread held
+                _die_with(server)
+                _read_keys_without_their_locks()
+                self._write_snapshot(f".{os.getpid()}.tmp")
+                code = 0
+            except BaseException:
+                with suppress(BaseException):
+                    self._log("snapshot failed:\n" + traceback.format_exc())
+            finally:
+                os._exit(code)
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_SECONDS
-        while (ended := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+        while (ended := os.wait4(pid, os.WNOHANG))[0] == 0:
             if self._stopping.is_set() or time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -323,9 +333,25 @@ class StateDirectory:
                     self._counted(saved=None)
                 return False
             time.sleep(0.02)
-        ok = os.waitstatus_to_exitcode(ended[1]) == 0
+        _, status, usage = ended
+        self.last_snapshot_cpu_seconds = usage.ru_utime + usage.ru_stime
+        ok = os.waitstatus_to_exitcode(status) == 0
         self._counted(saved=written if ok else None)
         return ok
+
+    def _fork_when_no_import_runs(self) -> tuple[int, int] | None:
+        """(pid, writes the fork holds), or None while a thread is importing. Under the import lock no
+        thread can start an import, so none is half done at the fork."""
+        with _consistent():
+            _imp.acquire_lock()
+            try:
+                if _imports_in_progress():
+                    return None
+                with self._counts_lock:
+                    written = self._written  # every one of these was answered, so it is in the forked memory
+                return os.fork(), written
+            finally:  # in the parent and in the child, whose forking thread holds it too
+                _imp.release_lock()
 
     def _counted(self, saved: int | None) -> None:
         with self._counts_lock:
@@ -376,6 +402,12 @@ class StateDirectory:
 # Looked up once, in the server: a forked child must not dlopen (a thread that held the loader's lock at the
 # fork holds it forever in the child, and the child would wait forever).
 _PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _imports_in_progress() -> list[str]:
+    """The modules some thread is importing: importlib keeps a lock per module while it is imported."""
+    locks = importlib._bootstrap._module_locks  # type: ignore[attr-defined]
+    return [name for name, lock in list(locks.items()) if lock() is not None]
 
 
 def _die_with(server: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,44 @@ def test_a_snapshot_child_reads_an_s3_object_whose_lock_a_vanished_thread_held(
     moto_state._read_keys_without_their_locks()
     restored = pickle.loads(pickle.dumps(key))
     assert restored.value == b'{"event": 1}'
+
+
+_FORK_DURING_AN_IMPORT = """
+import os, sys, threading, time
+from pathlib import Path
+from errata_local.moto_state import PERSISTED_SERVICES, StateDirectory
+
+state = StateDirectory(Path(sys.argv[1]) / "state")
+assert all(f"moto.{service}" in sys.modules for service in PERSISTED_SERVICES)  # none left for the child
+(Path(sys.argv[1]) / "slow_module.py").write_text("import time\\ntime.sleep(1.5)\\n")
+sys.path.insert(0, sys.argv[1])
+importing, imported, forked_while_importing = threading.Event(), threading.Event(), []
+
+def import_slowly():
+    importing.set()
+    import slow_module  # as a server's first request to a service imports its models
+    imported.set()
+
+fork = os.fork
+def recording_fork():
+    forked_while_importing.append(not imported.is_set())
+    return fork()
+os.fork = recording_fork
+
+threading.Thread(target=import_slowly).start()
+importing.wait()
+time.sleep(0.3)
+assert state.snapshot_in_child()
+assert forked_while_importing == [False], forked_while_importing
+assert state.last_snapshot_cpu_seconds > 0
+print("ok")
+"""
+
+
+def test_a_snapshot_forks_only_once_no_thread_is_importing(tmp_path: Path) -> None:
+    """A module lock held at the fork by a thread that is not forked would stay held in the child forever:
+    a CI run's snapshot child hung for its 60 s while the server imported a service's models."""
+    run = subprocess.run(
+        [sys.executable, "-c", _FORK_DURING_AN_IMPORT, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
