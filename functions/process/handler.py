@@ -21,7 +21,9 @@ metrics = function_metrics("process")
 
 # In the "batch processed" log line only: DynamoDB's own (free) metrics show the write load, and payloads
 # left out by sampling are the design working (each custom metric is billed for every hour it gets data).
-DIAGNOSTIC_COUNTS = frozenset({"issues_written", "items_written", "items_already_written", "payloads_dropped"})
+DIAGNOSTIC_COUNTS = frozenset(
+    {"issues_written", "items_written", "items_already_written", "payloads_dropped", "sketches_unchanged"}
+)
 
 
 @cache

@@ -122,6 +122,12 @@ class EmbeddedAws:
             status: dict[str, Any] = json.load(response)
         return status
 
+    @property
+    def pid(self) -> int:
+        """The moto server's process (benchmarks measure its CPU)."""
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def wait_until_saved(self, timeout: float = 60.0) -> dict[str, Any]:
         """Until the snapshot on disk holds every write answered so far (tests: before a kill -9)."""
         target = self.state()["written"]

@@ -290,5 +290,9 @@ class LocalStack:
             self._server.server_close()
         self._aws.stop()
 
+    @property
+    def aws_pid(self) -> int:
+        return self._aws.pid
+
     def client(self, service: str) -> object:
         return self._aws.client(service)

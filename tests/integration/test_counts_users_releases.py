@@ -287,3 +287,43 @@ def test_a_releases_later_writes_touch_no_index_entry(stack: LocalStack, info: S
     assert cost.index_writes == 0, cost.by_index
     [listed] = project.api("/releases").json()["releases"]
     assert (listed["version"], listed["events"]) == ("api@3.1.0", 5)
+
+
+def test_a_batch_of_users_already_counted_leaves_the_user_sketches_unwritten(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """A sketch's union is idempotent: one a batch leaves as it was is not written (no write units, no mark),
+    and the counts stay exact, redelivered or not."""
+    dynamodb: Any = stack.client("dynamodb")
+
+    def sketches() -> dict[str, int]:
+        """The revision of the issue's and the project's hour user sketches."""
+        issue = project.issues()[0]
+        found = {}
+        for pk, prefix in (
+            (issue_key(project.project_id, issue["id"]), "users"),
+            (f"project#{project.project_id}", "u#"),
+        ):
+            items = dynamodb.query(
+                TableName=info.settings.counters_table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
+                ConsistentRead=True,
+            )["Items"]
+            found.update({item["sk"]["S"]: int(item["revision"]["N"]) for item in items})
+        return found
+
+    shard = Shard()
+    assert _deliver([_event_record(shard, project, "cart expired", user=f"u{n}") for n in range(3)]) == []
+    first = sketches()
+    assert set(first) >= {"users"} and any(sk.startswith("u#") for sk in first), first
+    repeat = [_event_record(shard, project, "cart expired", user=f"u{n % 3}") for n in range(6)]
+    assert _deliver(repeat) == []
+    assert _deliver(repeat) == []  # redelivered: nothing counted twice
+    assert sketches() == first  # neither sketch was written again
+    [issue] = project.issues()
+    assert (issue["count"], issue["user_count"]) == (9, 3)
+    assert _deliver([_event_record(shard, project, "cart expired", user="u-new")]) == []
+    after = sketches()
+    assert all(after[sk] == first[sk] + 1 for sk in first), (first, after)
+    assert project.issues()[0]["user_count"] == 4

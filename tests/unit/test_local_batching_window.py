@@ -126,6 +126,28 @@ def test_the_stream_poller_delivers_what_arrived_within_a_window_as_one_batch(aw
     assert recorded.batches == [list("abcde")]
 
 
+def test_a_disabled_mapping_leaves_the_records_on_the_stream(aws: EmbeddedAws) -> None:
+    stream, recorded = _new_stream(aws), Recorded()
+    queue = aws.client("sqs").get_queue_url(QueueName="on-failure")["QueueUrl"]
+    settings = EventSourceSettings(enabled=False)
+    poller = StreamPoller(aws.client("kinesis"), aws.client("sqs"), stream, recorded, queue, settings)
+    poller.start()
+    _put(aws, stream, "a")
+    poller.wake()
+    time.sleep(0.5)
+    poller.stop()
+    assert recorded.batches == []
+    enabled = StreamPoller(aws.client("kinesis"), aws.client("sqs"), stream, recorded, queue, EventSourceSettings())
+    enabled.start()  # the same record, once enabled
+    try:
+        deadline = time.monotonic() + 10
+        while not recorded.batches and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        enabled.stop()
+    assert recorded.batches == [["a"]]
+
+
 def test_make_dev_gathers_like_a_deployed_stage() -> None:
     """Within a deployed stage's range (infra.config: 1 to 3 s, batches of 100 to 500), and short enough that
     a new issue still shows within the 5 s the issue pages promise."""

@@ -90,6 +90,7 @@ class BatchSummary:
     issues_written: int = 0
     items_written: int = 0
     items_already_written: int = 0  # by an earlier attempt of this batch (found marked)
+    sketches_unchanged: int = 0  # user sketches that already held every user of the batch: not written
     payloads_dropped: int = 0
     regressions: int = 0
     announced: int = 0
@@ -119,6 +120,7 @@ class _Written:
 
     written: bool = False
     already: bool = False
+    unchanged: bool = False  # nothing to write: a user sketch that already held every user
     conflicts: int = 0
     throttled: int = 0
     announcement: Announcement | None = None
@@ -351,6 +353,7 @@ class IssueBatch:
         self.summary.issues_written += sum(o.issue and o.written for o in outcomes)
         self.summary.items_written += sum(o.written for o in outcomes)
         self.summary.items_already_written += sum(o.already for o in outcomes)
+        self.summary.sketches_unchanged += sum(o.unchanged for o in outcomes)
         self.summary.conflicts += sum(o.conflicts for o in outcomes)
         self.summary.throttled += sum(o.throttled for o in outcomes)
 
@@ -413,6 +416,9 @@ class IssueBatch:
                 outcome.already = True
                 return outcome
             update, announcement = self._item_update(key, adding, prefetched, fresh, mark)
+            if update is None:  # a user sketch these records leave as it was
+                outcome.unchanged = True
+                return outcome
             request = marked(update, mark, since)
             result, item = self._update(request, outcome, attempt)
             if result == "written":
@@ -439,8 +445,11 @@ class IssueBatch:
 
     def _item_update(
         self, key: WriteKey, records: list[Staged], prefetched: _Prefetched, fresh: bool, mark: ShardMark
-    ) -> tuple[dict[str, Any], Announcement | None]:
-        """The update adding `records` to the item `key`; `fresh`: read what it replaces again."""
+    ) -> tuple[dict[str, Any] | None, Announcement | None]:
+        """The update adding `records` to the item `key`, None if they change nothing in it; `fresh`: read
+        what it replaces again. A user sketch's union is idempotent, so one these records leave as it was
+        needs no write and no mark: a redelivery merges them again to the same sketch. Repeat users are
+        most users once an issue has a history."""
         kind = key[0]
         if kind == "issue":
             return self._issue_update((key[1], key[2]), records, prefetched, fresh, mark)
@@ -453,11 +462,15 @@ class IssueBatch:
                 else prefetched.project_users.get(project_hour)
             )
             sketch, users = merge_users(prior.sketch if prior else None, tally.users)
+            if prior is not None and sketch == prior.sketch:
+                return None, None
             return self._counters.user_sketch_item(key[1], tally.moment, sketch, users, prior), None
         if kind == "sketch":
             issue = (key[1], key[2])
             prior, legacy = self._issue_users(issue, prefetched, fresh)
             sketch, _ = merge_users(prior.sketch if prior else legacy, tally.users)
+            if prior is not None and sketch == prior.sketch:
+                return None, None
             return self._counters.issue_sketch_item(issue_key(*issue), sketch, prior), None
         if kind == "release" and tally.users:
             sketches = self._releases.user_sketches([(key[1], key[2])]) if fresh else prefetched.release_users
