@@ -1,11 +1,15 @@
 """Which event payloads an issue keeps. Counts are always exact; payloads are not all worth storing:
 
-- the first event of a new issue is always kept (it is the issue's first example);
-- per issue and minute, past `PAYLOADS_CONSIDERED_PER_MINUTE` events, payloads are dropped (counted only);
-- below that, a uniform reservoir keeps `sample_size` payloads per issue (slots 0..k-1, Algorithm R), so the
-  dashboard can show several examples, and the latest kept event is the issue's representative.
+- each batch keeps the latest event of every issue it saw: the issue's representative (what the issue page
+  opens on, the newest example);
+- a uniform reservoir (Algorithm R) over the issue's events of the day keeps `sample_size` payloads in slots
+  0..k-1: the day's first k events fill them and its n-th takes one with probability k/n, so the examples are
+  a uniform sample of the issue's latest day, and an issue with many events a day seldom changes them.
 
-An outage of 10,000 identical events therefore stores at most k + 1 objects and writes few of them.
+A storm of N events in a day refills about k·ln(N/k) slots in all, and a batch stores at most k + 1
+payloads per issue. Slot changes are what write the issue's samples item (errata.store.counters): a busy
+issue's batches mostly leave it alone. A new day starts a new reservoir, so no example is older than the
+issue's latest active day (payload objects and the samples item expire after 90 days).
 """
 
 from __future__ import annotations
@@ -16,9 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from errata.store.counters import window_key
-
-PAYLOADS_CONSIDERED_PER_MINUTE = 100
+from errata.store.counters import tag_day_key
 
 E = TypeVar("E")
 
@@ -27,33 +29,28 @@ E = TypeVar("E")
 class SamplePlan(Generic[E]):
     slots: dict[int, E] = field(default_factory=dict)
     representative: E | None = None
-    dropped: int = 0
+    dropped: int = 0  # events whose payload is not kept (counted only)
 
 
 def plan_samples(
     events: Sequence[E],
     received_at: Callable[[E], datetime],
-    prior_in_minute: dict[str, int],
-    new_issue: bool,
+    prior_by_day: dict[str, int],
     sample_size: int,
     rng: random.Random,
 ) -> SamplePlan[E]:
-    """`events` of one issue in stream order; `prior_in_minute` the issue's counts per minute key before them."""
+    """`events` of one issue in stream order; `prior_by_day` the issue's events of each day (tag day key)
+    counted before them."""
     plan: SamplePlan[E] = SamplePlan()
-    seen = dict(prior_in_minute)
-    for index, event in enumerate(events):
-        minute = window_key(received_at(event), "minute")
-        seen[minute] = seen.get(minute, 0) + 1
-        n = seen[minute]
-        if new_issue and index == 0:
-            plan.slots[0] = event
-            plan.representative = event
-            continue
-        if n > PAYLOADS_CONSIDERED_PER_MINUTE:
-            plan.dropped += 1
-            continue
+    seen = dict(prior_by_day)
+    for event in events:
+        day = tag_day_key(received_at(event))
+        seen[day] = n = seen.get(day, 0) + 1
         slot = n - 1 if n <= sample_size else rng.randrange(n)
         if slot < sample_size:
             plan.slots[slot] = event
-            plan.representative = event
+    if events:
+        plan.representative = events[-1]
+    kept = {id(event) for event in plan.slots.values()} | {id(plan.representative)}
+    plan.dropped = sum(id(event) not in kept for event in events)
     return plan

@@ -33,7 +33,7 @@ from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
-from errata.store.counters import CounterStore, UserSketch, Window, issue_key
+from errata.store.counters import CounterStore, UserSketch, Window, issue_key, tag_day_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, batch_key
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
@@ -314,7 +314,7 @@ class IssueBatch:
         by_key = records_by_key(records)
         events = [r for r in records if isinstance(r, StagedEvent)]
         states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
-        representatives, samples = self._store_samples(events, states, last)
+        representatives, samples = self._store_samples(events, last)
         prefetched = _Prefetched(
             states=states,
             representatives=representatives,
@@ -591,33 +591,30 @@ class IssueBatch:
         self.summary.announcements_pending += len(failed)
 
     def _store_samples(
-        self, segment: list[StagedEvent], states: dict[tuple[str, str], IssueState], last_sequence: int
+        self, segment: list[StagedEvent], last_sequence: int
     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
         """Writes the payloads the sampling plan keeps (sampling.py), at most k sample slots and the
         representative per issue whatever the number of events, into one object; returns the references of
-        each issue's representative and of its filled slots."""
+        each issue's representative and of its filled slots (an issue no slot changed for has none)."""
         by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
         for staged in segment:
             by_issue.setdefault(staged.issue, []).append(staged)
-        prior = self._counters.events_many(
-            [(issue_key(*staged.issue), staged.received_at, "minute") for staged in segment]
-        )
+        prior = self._counters.events_many([(issue_key(*e.issue), tag_day_key(e.received_at)) for e in segment])
         # Named by (issue, slot), the representative by (issue, None).
         writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
-        for (project_id, issue_id), events in by_issue.items():
-            pk = issue_key(project_id, issue_id)
+        for issue, events in by_issue.items():
+            pk = issue_key(*issue)
             plan = plan_samples(
                 events,
                 received_at=lambda staged: staged.received_at,
-                prior_in_minute={sk: count for (key, sk), count in prior.items() if key == pk},
-                new_issue=(project_id, issue_id) not in states,
-                sample_size=self._project_settings(project_id).sample_size,
+                prior_by_day={sk: count for (key, sk), count in prior.items() if key == pk},
+                sample_size=self._project_settings(issue[0]).sample_size,
                 rng=self._rng,
             )
             for slot, staged in plan.slots.items():
-                writes[(project_id, issue_id), slot] = staged.payload
+                writes[issue, slot] = staged.payload
             if plan.representative is not None:
-                writes[(project_id, issue_id), None] = plan.representative.payload
+                writes[issue, None] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
         assert self._shard is not None
         references = self._payloads.put_batch(batch_key(self._shard, last_sequence, self._clock()), writes)

@@ -390,9 +390,9 @@ class CounterStore:
         values = from_item(response["Item"]) if "Item" in response else {}
         return int(values.get("events", 0)), set(values.get("users", []))
 
-    def events_many(self, keys: list[tuple[str, datetime, Window]]) -> dict[tuple[str, str], int]:
-        """Events in each (pk, window holding moment), keyed by (pk, window key); absent windows are 0."""
-        unique = sorted({(pk, window_key(moment, window)) for pk, moment, window in keys})
+    def events_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Events in each (pk, window or tag day key) that has any."""
+        unique = sorted(set(keys))
         items = batch_get(
             self._dynamodb, self._table, [{"pk": pk, "sk": sk} for pk, sk in unique], projection="pk, sk, events"
         )
