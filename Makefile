@@ -41,6 +41,7 @@ bench: bootstrap bootstrap-node
 	$(UV) run --frozen python bench/alert_latency.py --issues 200
 	$(UV) run --frozen python bench/idle_cpu.py --seconds 30
 	$(UV) run --frozen python bench/peer.py
+	$(UV) run --frozen python bench/ingest_floor.py  # ingest alone: the ceiling it puts on #15's ratio
 	$(UV) run --frozen python bench/cost.py --scale 0.1  # a tenth of #14's workloads (~10 min here); --scale 1: the full sizes
 	$(UV) run --frozen python bench/scale_sim.py  # the write path at 300,000 events/s (docs/scale.md, ~5 min)
 
