@@ -306,8 +306,13 @@ class StateDirectory:
         """Forks and lets the child pickle; True once its snapshot is on disk. A child that fails or takes
         too long is logged and tried again; a stop kills it (the stop's snapshot is newer)."""
         server = os.getpid()
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT_SECONDS
         while (forked := self._fork_when_no_import_runs()) is None:
             if self._stopping.wait(0.01):
+                return False
+            if time.monotonic() > deadline:  # an import that never ends: say so, and try again later
+                self._log(f"an import ran for over {SNAPSHOT_TIMEOUT_SECONDS:.0f} s: {_imports_in_progress()}")
+                self._counted(saved=None)
                 return False
         pid, written = forked
         if pid == 0:  # the child: a frozen copy of the server's memory, and this thread alone

@@ -8,8 +8,9 @@
 
 A storm of N events in a day refills about k·ln(N/k) slots in all, and a batch stores at most k + 1
 payloads per issue. Slot changes are what write the issue's samples item (errata.store.counters): a busy
-issue's batches mostly leave it alone. A new day starts a new reservoir, so no example is older than the
-issue's latest active day (payload objects and the samples item expire after 90 days).
+issue's batches mostly leave it alone. A new day starts a new reservoir: its first k events replace the
+slots (a day with fewer leaves the rest to earlier days), so an active issue's examples stay within its
+payloads' 90 days. The day's count is read eventually consistent; a stale one only makes a slot likelier.
 """
 
 from __future__ import annotations

@@ -175,3 +175,35 @@ def test_a_snapshot_forks_only_once_no_thread_is_importing(tmp_path: Path) -> No
         [sys.executable, "-c", _FORK_DURING_AN_IMPORT, str(tmp_path)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+_AN_IMPORT_THAT_DOES_NOT_END = """
+import sys, threading, time
+from pathlib import Path
+from errata_local import moto_state
+
+moto_state.SNAPSHOT_TIMEOUT_SECONDS = 0.5
+state = moto_state.StateDirectory(Path(sys.argv[1]) / "state")
+(Path(sys.argv[1]) / "stuck_module.py").write_text("import time\\ntime.sleep(3)\\n")
+sys.path.insert(0, sys.argv[1])
+importing = threading.Event()
+
+def import_slowly():
+    importing.set()
+    import stuck_module
+
+threading.Thread(target=import_slowly, daemon=True).start()
+importing.wait()
+time.sleep(0.1)
+assert not state.snapshot_in_child()
+assert state.status()["failures"] == 1
+assert "stuck_module" in state.log_path.read_text()
+print("ok")
+"""
+
+
+def test_a_snapshot_that_waits_on_an_import_too_long_is_logged_as_a_failure(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", _AN_IMPORT_THAT_DOES_NOT_END, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
