@@ -69,7 +69,7 @@ from werkzeug.wrappers import Request
 from workloads import Workload, batch_sizes, events
 
 from errata.processing.batch import WRITE_THREADS
-from infra.config import STAGES
+from infra.config import STAGES, SYSTEM_LOG_LEVEL
 
 INGEST_MEMORY_GB = 512 / 1024  # infra/stacks/services.py
 PROCESSOR_MEMORY_GB = 1024 / 1024  # infra/config.py ProcessorConfig.memory_mb
@@ -387,7 +387,7 @@ def _invoke(counting: Counting, meter: Meter, handler: Callable[..., Any], event
     meter.cpu_seconds += cpu
     # Lambda bills wall time per invocation, rounded up to the millisecond.
     meter.billed_seconds += math.ceil((cpu + meter.latency_seconds - latency) * 1000) / 1000
-    meter.log_bytes += stream.bytes + price.LAMBDA_PLATFORM_LOG_BYTES
+    meter.log_bytes += stream.bytes + price.LAMBDA_PLATFORM_LOG_BYTES[SYSTEM_LOG_LEVEL]
     return result
 
 

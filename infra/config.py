@@ -88,6 +88,10 @@ class StageConfig(BaseModel):
         return self.is_production
 
 
+# Lambda's own log events (start, runtime done, report) are INFO: at WARN a successful invocation sends none
+# to CloudWatch Logs, which bills every byte (bench/cost.py prices what this leaves).
+SYSTEM_LOG_LEVEL = "WARN"
+
 STAGES: dict[str, StageConfig] = {
     "dev": StageConfig(stage="dev", log_level="DEBUG", log_retention_days=7, payload_retention_days=14),
     "staging": StageConfig(stage="staging", payload_retention_days=30, dashboard_login="cognito"),

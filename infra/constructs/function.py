@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from infra.config import StageConfig
+from infra.config import SYSTEM_LOG_LEVEL, StageConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / ".build"
@@ -99,7 +99,7 @@ class ErrataFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=getattr(lambda_.ApplicationLogLevel, config.log_level),
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            system_log_level_v2=getattr(lambda_.SystemLogLevel, SYSTEM_LOG_LEVEL),
             environment={
                 **environment,
                 "POWERTOOLS_SERVICE_NAME": name,

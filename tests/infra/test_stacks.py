@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match
 
 from errata.store.stream_positions import STREAM_POSITIONS_TABLE
 from errata_local.aws import TABLES
+from infra.config import SYSTEM_LOG_LEVEL
 from tests.infra.conftest import SynthesizedStage
 
 
@@ -206,6 +207,8 @@ def test_functions_are_arm64_python312_with_json_logs_and_retention(stage: Synth
         assert properties["Architectures"] == ["arm64"]
         assert properties["Runtime"] == "python3.12"
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        # No START/END/REPORT lines for an invocation that succeeds (the cost bench prices none).
+        assert properties["LoggingConfig"]["SystemLogLevel"] == SYSTEM_LOG_LEVEL == "WARN"
         assert len(properties["Layers"]) == 1
     retention = {7 if stage.config.stage == "dev" else 90}
     log_groups = stage.services.find_resources("AWS::Logs::LogGroup")

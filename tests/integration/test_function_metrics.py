@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import TestProject
 from tests.integration.test_processor_delivery import Shard, _deliver, _event_record
@@ -31,6 +32,11 @@ def _published(output: str) -> dict[str, Any]:
     return values
 
 
+def _lines_of(service: str, output: str) -> list[str]:
+    """What one function printed (the stack runs every function in this process)."""
+    return [line for line in output.splitlines() if line.startswith("{") and json.loads(line).get("service") == service]
+
+
 def test_the_processor_publishes_the_counts_that_happened_and_no_zeros(
     project: TestProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -51,3 +57,23 @@ def test_the_processor_publishes_the_counts_that_happened_and_no_zeros(
     assert again["duplicates"] == 3
     assert "events" not in again
     assert all(value != 0 for value in again.values()), again
+
+
+def test_an_accepted_request_prints_nothing_and_a_refused_one_its_reason(
+    project: TestProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every byte ingest prints is billed as log data for every request: an accepted one prints none (what was
+    let in is counted by the quota's minute items and the processor), a refused one counts its reason."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    project.store({"message": "accepted quietly", "level": "error"})
+    assert _lines_of("ingest", capsys.readouterr().out) == []  # the processor and the alert loops print theirs
+    refused = requests.post(
+        f"{project.base_url}/api/{project.project_id}/store/",
+        data="{not json",
+        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={project.public_key}"},
+        timeout=10,
+    )
+    assert refused.status_code == 400, refused.text
+    published = _published("\n".join(_lines_of("ingest", capsys.readouterr().out)))
+    assert list(published) == [f"Rejected_{refused.json()['code']}"] and published[list(published)[0]] == 1
