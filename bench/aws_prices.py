@@ -63,5 +63,6 @@ CALL_LATENCY_SECONDS = {
 DEFAULT_CALL_LATENCY_SECONDS = 0.010
 # What Lambda logs per invocation by itself (the START, END and REPORT lines, about 320 bytes), billed as log
 # data, by the functions' system log level: those events are INFO, so a function at WARN sends none for an
-# invocation that succeeds (Lambda's "Log-level filtering", event mapping for system logs).
+# invocation that succeeds (Lambda's "Log-level filtering", event mapping for system logs). DEBUG sends more
+# events than these three: 320 is its floor, not its measure.
 LAMBDA_PLATFORM_LOG_BYTES = {"DEBUG": 320, "INFO": 320, "WARN": 0}

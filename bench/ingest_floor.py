@@ -48,11 +48,7 @@ def main() -> int:
     try:
         key = info.dsn.split("//", 1)[1].split("@", 1)[0]
         url = f"{info.base_url}/api/{info.project_id}/envelope/"
-        headers = {
-            "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=sentry.python/2.75.0",
-            "Content-Type": "application/x-sentry-envelope",
-            "Content-Encoding": "gzip",
-        }
+        headers = peer.envelope_headers(key)
         senders_cpu: list[float] = []
         lock = threading.Lock()
 

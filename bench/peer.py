@@ -133,6 +133,15 @@ class Result:
         )
 
 
+def envelope_headers(key: str) -> dict[str, str]:
+    """What a sentry-sdk sends with a gzip'd envelope."""
+    return {
+        "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=sentry.python/2.75.0",
+        "Content-Type": "application/x-sentry-envelope",
+        "Content-Encoding": "gzip",
+    }
+
+
 def feed(
     name: str,
     url: str,
@@ -143,11 +152,7 @@ def feed(
     process: int,
     patience: float,
 ) -> Result:
-    headers = {
-        "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={key}, sentry_client=sentry.python/2.75.0",
-        "Content-Type": "application/x-sentry-envelope",
-        "Content-Encoding": "gzip",
-    }
+    headers = envelope_headers(key)
     latencies: list[float] = []
     accepted = 0
     lock = threading.Lock()

@@ -599,15 +599,18 @@ class IssueBatch:
         by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
         for staged in segment:
             by_issue.setdefault(staged.issue, []).append(staged)
-        prior = self._counters.events_many([(issue_key(*e.issue), tag_day_key(e.received_at)) for e in segment])
+        prior: dict[str, dict[str, int]] = {}  # the issue's events of each day the batch's events fall in
+        for (pk, day), count in self._counters.events_many(
+            [(issue_key(*e.issue), tag_day_key(e.received_at)) for e in segment]
+        ).items():
+            prior.setdefault(pk, {})[day] = count
         # Named by (issue, slot), the representative by (issue, None).
         writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
         for issue, events in by_issue.items():
-            pk = issue_key(*issue)
             plan = plan_samples(
                 events,
                 received_at=lambda staged: staged.received_at,
-                prior_by_day={sk: count for (key, sk), count in prior.items() if key == pk},
+                prior_by_day=prior.get(issue_key(*issue), {}),
                 sample_size=self._project_settings(issue[0]).sample_size,
                 rng=self._rng,
             )
