@@ -28,6 +28,10 @@ class ProcessorConfig(BaseModel):
 
     batch_size: int = Field(default=100, ge=1, le=10_000)
     batching_window_seconds: int = Field(default=1, ge=0, le=300)
+    # The mapping's TumblingWindowInSeconds: the processor sums a shard's batches over this window and writes
+    # each item once at its end; new issues (and status changes) are written at once, so only counts wait
+    # (docs/decisions/0009-write-path-cost.md, step 9). 0: each batch writes what it adds.
+    tumbling_window_seconds: int = Field(default=30, ge=0, le=900)
     # None: retried until max_record_age (the processor dead-letters at half of it, with the data).
     retry_attempts: int | None = Field(default=None, ge=0, le=10_000)
     max_record_age_hours: int = Field(default=6, ge=1, le=168)

@@ -1,4 +1,5 @@
-"""Processor: a Kinesis batch of ingested events becomes one DynamoDB transaction per issue segment."""
+"""Processor: a Kinesis batch of ingested events becomes one write per item it adds to (errata.processing),
+or, in a tumbling window, sums carried to the window's final invocation."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def new_batch() -> IssueBatch:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch = new_batch()
+    if "window" in event:
+        # A tumbling window (TumblingWindowInSeconds): sums carried in `state` until its final invocation.
+        batch.open_window(
+            shard=f"{event['eventSourceARN']}/{event['shardId']}",
+            state=event.get("state"),
+            final=bool(event.get("isFinalInvokeForWindow") or event.get("isWindowTerminatedEarly")),
+        )
     # One processor per invocation: it holds the batch's state, and the local stack runs shards in parallel
     # threads of one process.
     processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
@@ -48,4 +56,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for name, value in nonzero_counts(vars(summary), leave_out=DIAGNOSTIC_COUNTS).items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     logger.info("batch processed", extra=vars(summary))
-    return dict(processor.response())
+    response: dict[str, Any] = dict(processor.response())
+    state = batch.window_state()
+    if state is not None:
+        response["state"] = state  # a window's response must carry it, even empty (TimeWindowEventResponse)
+    return response

@@ -177,6 +177,11 @@ class ServicesStack(Stack):
                 retry_attempts=config.processor.retry_attempts,
                 max_record_age=Duration.hours(config.processor.max_record_age_hours),
                 parallelization_factor=config.processor.parallelization_factor,
+                tumbling_window=(
+                    Duration.seconds(config.processor.tumbling_window_seconds)
+                    if config.processor.tumbling_window_seconds
+                    else None
+                ),
                 on_failure=event_sources.SqsDlq(storage.dead_letter_queue),
             )
         )

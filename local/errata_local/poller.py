@@ -3,7 +3,15 @@
 Like the real mapping: each shard's batches handed to the processor in order, gathered for up to a batching
 window (MaximumBatchingWindowInSeconds) unless full first, partial batch responses honoured (resume from the
 lowest failed sequence number), whole-batch errors retried with the batch bisected, bounded retries, then
-the batch's description sent to the on-failure destination and the shard moves on."""
+the batch's description sent to the on-failure destination and the shard moves on. With a tumbling window
+(TumblingWindowInSeconds), as Lambda runs one: records fall into windows by their arrival time, a batch
+never spans two, each invocation gets the state the previous one of its window returned (kept with the
+position: a retried invocation gets the state from before it), and once the window has passed the mapping
+invokes with no records and `isFinalInvokeForWindow`; a state over 1 MB ends the window early. A failed final
+invocation is retried until it succeeds, holding the shard.
+
+The emulation keeps the state in memory: after a restart the poller reads the shard from its start again,
+and the processor skips what its position covers (and finds the marks of what a lost window wrote)."""
 
 from __future__ import annotations
 
@@ -42,6 +50,20 @@ class EventSourceSettings:
     # The mapping's Enabled: a disabled mapping leaves the records on the stream (bench/ingest_floor.py
     # measures ingest alone this way).
     enabled: bool = True
+    # The mapping's TumblingWindowInSeconds; 0: no window.
+    tumbling_window_seconds: float = 0.0
+
+
+# Lambda ends a window early once the state a function returns passes this.
+MAX_WINDOW_STATE_BYTES = 1024 * 1024
+
+
+@dataclass
+class _OpenWindow:
+    start: float  # seconds since the epoch
+    end: float
+    state: dict[str, Any]
+    terminated_early: bool = False
 
 
 class ShardPoller:
@@ -56,8 +78,11 @@ class ShardPoller:
         settings: EventSourceSettings,
         clock: Callable[[], float] = time.monotonic,
         stopping: threading.Event | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._clock = clock
+        self._wall_clock = wall_clock  # the tumbling windows' (records carry their arrival time)
+        self._window: _OpenWindow | None = None
         # Set when the stack stops: a batch whose invocation failed is left on the stream (the next start
         # delivers it again) instead of being retried, or sent to the on-failure destination, on the way out.
         self._stopping = stopping or threading.Event()
@@ -88,6 +113,8 @@ class ShardPoller:
             if response["Records"] and not self._gathered:
                 self._gathering_since = self._clock()
             self._gathered += response["Records"]
+        if self._settings.tumbling_window_seconds:
+            return self._poll_window()
         left = self.window_left()
         if left is None or (len(self._gathered) < batch_size and self._iterator is not None and left > 0):
             return False
@@ -95,11 +122,60 @@ class ShardPoller:
         self.deliver(batch)
         return True
 
+    def _window_of(self, record: dict[str, Any]) -> float:
+        length = self._settings.tumbling_window_seconds
+        return float(int(record["ApproximateArrivalTimestamp"].timestamp() // length) * length)
+
+    def _poll_window(self) -> bool:
+        """Delivers the open window's next batch, or its final invocation once it has passed."""
+        window = self._window
+        if window is None:
+            if not self._gathered:
+                return False
+            start = self._window_of(self._gathered[0])
+            window = self._window = _OpenWindow(start, start + self._settings.tumbling_window_seconds, {})
+        in_window = 0
+        while in_window < len(self._gathered) and self._window_of(self._gathered[in_window]) <= window.start:
+            in_window += 1
+        passed = self._wall_clock() >= window.end or in_window < len(self._gathered) or window.terminated_early
+        if in_window and not window.terminated_early:
+            left = self.window_left()
+            full = in_window >= self._settings.batch_size
+            if full or passed or (left is not None and left <= 0) or self._iterator is None:
+                batch, self._gathered = self._gathered[:in_window], self._gathered[in_window:]
+                if self._gathered:
+                    self._gathering_since = self._clock()
+                self.deliver(batch)
+                return True
+            return False
+        if not passed:
+            return False
+        if self._invoke_final(window):
+            self._window = None
+        return True
+
+    def _invoke_final(self, window: _OpenWindow) -> bool:
+        try:
+            result = self._handler(self._window_event([], window, final=True), self._context())
+        except Exception:
+            if not self._stopping.is_set():
+                logger.exception("a window's final invocation failed; retrying it")
+                self._stopping.wait(0.5)
+            return False
+        return "state" in (result or {})
+
+    def _context(self) -> LocalLambdaContext:
+        return LocalLambdaContext(function_name="errata-local-process")
+
     def window_left(self) -> float | None:
-        """Seconds until the gathered records are delivered, however few; None when none are gathered."""
-        if not self._gathered:
-            return None
-        return self._gathering_since + self._settings.batching_window_seconds - self._clock()
+        """Seconds until the gathered records are delivered (or an open tumbling window's end), however few;
+        None when none are gathered and no window is open."""
+        lefts = []
+        if self._gathered:
+            lefts.append(self._gathering_since + self._settings.batching_window_seconds - self._clock())
+        if self._window is not None:
+            lefts.append(self._window.end - self._wall_clock())
+        return min(lefts) if lefts else None
 
     def deliver(self, records: list[dict[str, Any]]) -> None:
         """Hands one batch to the processor until it is done, or retries are spent."""
@@ -109,7 +185,12 @@ class ShardPoller:
             attempts = 0
             while batch:
                 try:
-                    result = self._handler(self._event(batch), LocalLambdaContext(function_name="errata-local-process"))
+                    event = self._event(batch)
+                    if self._window is not None:
+                        event = self._window_event(event["Records"], self._window, final=False)
+                    result = self._handler(event, self._context())
+                    if self._window is not None:
+                        self._keep_state(result)
                 except Exception:
                     if self._stopping.is_set():
                         return
@@ -135,6 +216,26 @@ class ShardPoller:
                     break
                 # Like the mapping: retry from the lowest failed record; records before it are done.
                 batch = [r for r in batch if int(r["SequenceNumber"]) >= lowest]
+
+    def _keep_state(self, result: dict[str, Any] | None) -> None:
+        """Checkpoints the state the invocation returned with the records it did not report failed."""
+        assert self._window is not None
+        if not result or "state" not in result:
+            raise ValueError("an invocation in a tumbling window returned no state")  # Lambda: a failure
+        self._window.state = result["state"]
+        if len(json.dumps(result["state"])) > MAX_WINDOW_STATE_BYTES:
+            self._window.terminated_early = True
+
+    def _window_event(self, records: list[dict[str, Any]], window: _OpenWindow, final: bool) -> dict[str, Any]:
+        return {
+            "Records": records,
+            "window": {"start": _iso(window.start), "end": _iso(window.end)},
+            "state": window.state,
+            "shardId": self._shard_id,
+            "eventSourceARN": self._stream_arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": final and window.terminated_early,
+        }
 
     def _event(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -173,6 +274,10 @@ class ShardPoller:
         }
         self._sqs.send_message(QueueUrl=self._on_failure_queue_url, MessageBody=json.dumps(message))
         logger.warning("batch sent to the on-failure destination", extra=message["KinesisBatchInfo"])
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 class StreamPoller:

@@ -62,6 +62,8 @@ def test_processor_event_source_is_bounded_bisecting_and_reports_partial_failure
     mapping = _kinesis_mapping(stage)
     assert mapping["BatchSize"] == processor.batch_size
     assert mapping["MaximumBatchingWindowInSeconds"] == processor.batching_window_seconds
+    # Counts summed over a window, written once at its end (new issues at once: errata.processing.window).
+    assert mapping["TumblingWindowInSeconds"] == processor.tumbling_window_seconds == 30
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Retried until the age limit (-1, CloudFormation's default when absent); the processor dead-letters a

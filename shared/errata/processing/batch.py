@@ -24,11 +24,12 @@ from errata.alerts.announcements import issue_url, publish_announcements
 from errata.errors import UnprocessableRecord
 from errata.event_preparation import prepare_event
 from errata.impact import impact_after
-from errata.issue_status import needs_release_order, status_after
+from errata.issue_status import RESOLVED, needs_release_order, status_after
 from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, BlastRadius, Counts
 from errata.models.ingested import IngestedEvent
-from errata.processing.aggregation import IssueAggregate, Tally, records_by_key, tally_of
+from errata.processing.aggregation import IssueAggregate, Record, Tally, moments_of, records_by_key, tally_of
 from errata.processing.staged import TRAFFIC_COUNTS, Staged, StagedEvent, StagedTraffic, WriteKey, is_count
+from errata.processing.window import MAX_STATE_BYTES, WindowState, encoded_size
 from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
@@ -39,7 +40,7 @@ from errata.store.event_payloads import EventPayloadStore, batch_key
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
-from errata.store.shard_marks import ShardMark, mark_of, marked, unmarked_stale
+from errata.store.shard_marks import ShardMark, mark_of, mark_sequence, marked, unmarked_stale
 from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
@@ -80,6 +81,10 @@ class FailureReporter(Protocol):
     def failure_handler(self, record: Any, exception: Any) -> Any: ...
 
 
+class WindowNotWritten(Exception):
+    """A tumbling window's final invocation did not write everything: Lambda retries it whole."""
+
+
 class ConcurrentShardWriter(Exception):
     """The shard's position moved under us: another invocation wrote this range; retry to dedupe."""
 
@@ -112,6 +117,9 @@ class _Prefetched:
     project_users: dict[tuple[str, str], UserSketch]
     release_users: dict[tuple[str, str], ReleaseUsers]
     issue_users: dict[tuple[str, str], UserSketch]
+    # Each issue's users of the whole window (its sketch item's sum), for the issue's user count: an issue
+    # written at once in the window has its first users in the sketch's sum but not in its own.
+    window_users: dict[tuple[str, str], set[str]]
 
 
 @dataclass
@@ -125,6 +133,8 @@ class _Written:
     throttled: int = 0
     announcement: Announcement | None = None
     issue: bool = False
+    user_count: int | None = None  # a user sketch's estimate as written
+    issue_key: tuple[str, str] | None = None  # the issue whose sketch this is
 
 
 class IssueBatch:
@@ -182,7 +192,29 @@ class IssueBatch:
         self._resent: list[int] = []
         self._recent = RecentEventIds()
         self._batch_ids: set[str] = set()
+        # A tumbling window's state (errata.processing.window); None: every batch writes what it adds.
+        self._window: WindowState | None = None
+        self._final = True
+        self._state: dict[str, Any] = {}
         self.summary = BatchSummary()
+
+    def open_window(self, shard: str, state: dict[str, Any] | None, final: bool) -> None:
+        """This invocation is one of a tumbling window's: it sums its records into `state` and writes only
+        what must not wait, unless it is the window's `final` invocation, which writes every item once."""
+        self._shard = shard
+        position = self._positions.state(shard)
+        self._position = position.position
+        window = WindowState.decode(state)
+        if window.through is not None and self._position is not None and window.through <= self._position:
+            window = WindowState()  # a final invocation redelivered after its writes and position landed
+        self._recent = RecentEventIds.decode(window.recent) if window.recent is not None else position.recent
+        self._window, self._final = window, final
+
+    def window_state(self) -> dict[str, Any] | None:
+        """The state to return to Lambda (TimeWindowEventResponse), None outside a window."""
+        if self._window is None:
+            return None
+        return self._state or self._window.encode()
 
     def stage(self, record: KinesisRecord) -> str:
         sequence_number = int(record.kinesis.sequence_number)
@@ -193,7 +225,10 @@ class IssueBatch:
             self._position, self._recent = state.position, state.recent
         elif shard != self._shard:
             raise ValueError(f"a batch holds one shard's records, got {shard} after {self._shard}")
-        if self._position is not None and sequence_number <= self._position:
+        through = self._window.through if self._window is not None else None
+        if (self._position is not None and sequence_number <= self._position) or (
+            through is not None and sequence_number <= through
+        ):
             self.summary.duplicates += 1
             return "duplicate"
         data: bytes = record.kinesis.data_as_bytes()
@@ -276,11 +311,18 @@ class IssueBatch:
         # Dead-lettered and resent records are covered by the position the batch moves to.
         skipped = [n for n in self._dead_lettered + self._resent if cutoff is None or n < cutoff]
         last = max([s.sequence_number for s in committable] + skipped, default=None)
-        if last is not None:
+        final = self._window is not None and self._final
+        if final and failed:
+            # A window's final invocation writes all or nothing: Lambda retries it, with the same state, until
+            # it succeeds; its marks make the retry add only what the items lack.
+            raise WindowNotWritten(f"{len(failed)} records of a window's final invocation failed")
+        if last is not None or (final and self._window is not None and not self._window.empty):
             try:
                 self._aliases.resolve([s for s in committable if isinstance(s, StagedEvent)])
                 self._write(committable, last)
-            except Exception:
+            except Exception as exc:
+                if final:
+                    raise WindowNotWritten(f"the window's writes failed: {_describe(exc)}") from exc
                 self._report_unwritten(reporter, committable + unwritten, sys.exc_info(), cutoff)
                 self.summary.failed = len(reporter.fail_messages)
                 return self.summary
@@ -307,55 +349,149 @@ class IssueBatch:
             reporting = True
             reporter.failure_handler(staged.record, exc_info)
 
-    def _write(self, records: list[Staged], last: int) -> None:
-        """Aggregates the records per item, writes every item once (in parallel), then moves the position."""
+    def _write(self, records: list[Staged], last: int | None) -> None:
+        """Writes the records' sums; in a window, sums them into its state and writes only what must not wait,
+        until the final invocation (or a state too large to carry) writes it all."""
+        window = self._window
+        if window is None:
+            assert last is not None
+            self._write_items(records, last, WindowState())
+            return
+        if not self._final and last is not None:
+            folded = self._fold(records, last, window)
+            state = folded.encode()
+            if encoded_size(state) <= MAX_STATE_BYTES:
+                self._window, self._state = folded, state
+                return
+            window, records = folded, []  # too large to carry: written now
+        through = max(last or 0, window.through or 0)
+        self._write_items(records, through, window)
+        self._window, self._state = WindowState(), {}
+
+    def _fold(self, records: list[Staged], last: int, window: WindowState) -> WindowState:
+        """The window's state with `records` added. A new issue, or one whose status an event may change, is
+        written at once (its announcement too); the rest of its records' sums wait with the others."""
         assert self._shard is not None
-        mark = ShardMark.of(self._shard, last, self._clock())
         by_key = records_by_key(records)
+        self._write_aliases(by_key)
         events = [r for r in records if isinstance(r, StagedEvent)]
-        states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
-        representatives, samples = self._store_samples(events, last)
-        prefetched = _Prefetched(
-            states=states,
-            representatives=representatives,
-            project_users=self._counters.user_sketches(
-                [(key[1], by_key[key][0].received_at) for key in by_key if key[0] == "users"]
-            ),
-            release_users=self._releases.user_sketches(
-                [(key[1], key[2]) for key in by_key if key[0] == "release" and tally_of(key, by_key[key]).users]
-            ),
-            issue_users=self._counters.issue_sketches([(key[1], key[2]) for key in by_key if key[0] == "sketch"]),
+        unknown = sorted(
+            {(k[1], k[2]) for k in by_key if k[0] == "issue"} - window.issues.keys() - window.written.keys()
         )
-        day = f"{self._clock():%Y-%m-%d}"
-        aliases = {key: by_key.pop(key)[-1].received_at for key in [k for k in by_key if k[0] == "alias"]}
-        aliases = {k: moment for k, moment in aliases.items() if not self._user_aliases.written_today(k[1], k[2], day)}
-        writes = [self._writers.submit(self._write_once, key, keyed, mark, prefetched) for key, keyed in by_key.items()]
-        # Pointing slots at payloads and identities at their user is the same write however often it is made:
-        # these need no mark.
-        writes += [
-            self._writers.submit(self._write_plain, self._counters.samples_item(issue_key(*issue), refs, self._clock()))
-            for issue, refs in samples.items()
+        states = self._issues.current_states(unknown) if unknown else {}
+        mark = ShardMark.of(self._shard, last, self._clock())
+        written: dict[tuple[str, str], int] = {}
+        at_once: list[tuple[str, str]] = []
+        for issue in unknown:
+            state = states.get(issue)
+            found = mark_sequence(state.marks.get(mark.attribute)) if state else None
+            if found is not None and (self._position is None or found > self._position):
+                # An earlier attempt of this invocation wrote it at once: what it holds is done.
+                written[issue] = found
+                later = [r for r in by_key.pop(("issue", *issue)) if r.sequence_number > found]
+                if later:
+                    by_key["issue", *issue] = later
+            elif state is None or state.status in RESOLVED or state.status == "ignored":
+                at_once.append(issue)
+        representatives, samples = self._store_samples(events, last, window)
+        if at_once:
+            prefetched = _Prefetched(
+                states=states,
+                representatives=representatives,
+                project_users={},
+                release_users={},
+                issue_users=self._counters.issue_sketches(at_once),
+                window_users={},
+            )
+            keyed = {("issue", *issue): by_key.pop(("issue", *issue)) for issue in at_once}
+            writes = [self._writers.submit(self._write_once, key, rs, mark, prefetched) for key, rs in keyed.items()]
+            outcomes = [write.result() for write in writes]
+            written.update(dict.fromkeys(at_once, last))
+            self._account(outcomes)
+        folded = window.folded(by_key, last, representatives, samples, self._recent_after(records).encode())
+        folded.written.update(written)
+        self.summary.events += len(records)
+        return folded
+
+    def _raise_user_counts(self, window: WindowState, outcomes: list[_Written]) -> None:
+        """An issue written at once in the window and not since has its later users in its sketch only; and
+        another shard may have written the issue from the sketch before this one's users were in it. The
+        sketch as written counts them all."""
+        sketched = {o.issue_key: o.user_count for o in outcomes if o.issue_key and o.user_count is not None}
+        refreshes = [
+            self._issues.raised_user_count_item(*issue, sketched[issue])
+            for issue in window.written.keys() - window.issues.keys()
+            if issue in sketched
         ]
-        writes += [
-            self._writers.submit(self._write_plain, self._user_issues.alias_item(key[1], key[2], moment))
-            for key, moment in aliases.items()
-        ]
-        outcomes = [write.result() for write in writes]  # raises the first failure, once every write ended
-        for key in aliases:
-            self._user_aliases.remember(key[1], key[2], day)
-        if not self._positions.advance(self._shard, self._position, last, self._recent_after(records)):
-            raise ConcurrentShardWriter(f"position of {self._shard} moved")
-        self._position = last
+        for write in [self._writers.submit(self._write_plain, refresh) for refresh in refreshes]:
+            write.result()
+
+    def _account(self, outcomes: list[_Written]) -> None:
         announcements = [o.announcement for o in outcomes if o.announcement is not None]
         self.summary.regressions += sum(a.detail_type == ISSUE_REGRESSED for a in announcements)
         self._announce(announcements)
-        self.summary.events += len(records)
         self.summary.issues_written += sum(o.issue and o.written for o in outcomes)
         self.summary.items_written += sum(o.written for o in outcomes)
         self.summary.items_already_written += sum(o.already for o in outcomes)
         self.summary.sketches_unchanged += sum(o.unchanged for o in outcomes)
         self.summary.conflicts += sum(o.conflicts for o in outcomes)
         self.summary.throttled += sum(o.throttled for o in outcomes)
+
+    def _write_aliases(self, by_key: dict[WriteKey, list[Record]]) -> None:
+        """Pointing identities at their user is the same write however often it is made: no mark, no wait."""
+        day = f"{self._clock():%Y-%m-%d}"
+        aliases = {key: moments_of(by_key.pop(key)[-1])[1] for key in [k for k in by_key if k[0] == "alias"]}
+        aliases = {k: moment for k, moment in aliases.items() if not self._user_aliases.written_today(k[1], k[2], day)}
+        writes = [
+            self._writers.submit(self._write_plain, self._user_issues.alias_item(key[1], key[2], moment))
+            for key, moment in aliases.items()
+        ]
+        for write in writes:
+            write.result()
+        for key in aliases:
+            self._user_aliases.remember(key[1], key[2], day)
+
+    def _write_items(self, records: list[Staged], last: int, window: WindowState) -> None:
+        """Aggregates the records (and the window's sums) per item, writes every item once (in parallel),
+        then moves the position."""
+        assert self._shard is not None
+        mark = ShardMark.of(self._shard, last, self._clock())
+        by_key = records_by_key([*window.records(), *records])
+        events = [r for r in records if isinstance(r, StagedEvent)]
+        states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
+        representatives, samples = self._store_samples(events, last, window)
+        prefetched = _Prefetched(
+            states=states,
+            representatives=representatives,
+            project_users=self._counters.user_sketches(
+                [(key[1], moments_of(by_key[key][0])[0]) for key in by_key if key[0] == "users"]
+            ),
+            release_users=self._releases.user_sketches(
+                [(key[1], key[2]) for key in by_key if key[0] == "release" and tally_of(key, by_key[key]).users]
+            ),
+            issue_users=self._counters.issue_sketches([(key[1], key[2]) for key in by_key if key[0] == "sketch"]),
+            window_users={(k[1], k[2]): tally_of(k, rs).users for k, rs in by_key.items() if k[0] == "sketch"},
+        )
+        self._write_aliases(by_key)
+        since: dict[WriteKey, int] = {("issue", *issue): at for issue, at in window.written.items()}
+        writes = [
+            self._writers.submit(self._write_once, key, keyed, mark, prefetched, since.get(key))
+            for key, keyed in by_key.items()
+        ]
+        for issue, slots in window.samples.items():  # the window's earlier invocations', the latest winning
+            samples[issue] = {**slots, **samples.get(issue, {})}
+        # Pointing slots at payloads is the same write however often it is made: no mark.
+        writes += [
+            self._writers.submit(self._write_plain, self._counters.samples_item(issue_key(*issue), refs, self._clock()))
+            for issue, refs in samples.items()
+        ]
+        outcomes = [write.result() for write in writes]  # raises the first failure, once every write ended
+        self._raise_user_counts(window, outcomes)
+        if not self._positions.advance(self._shard, self._position, last, self._recent_after(records)):
+            raise ConcurrentShardWriter(f"position of {self._shard} moved")
+        self._position = last
+        self.summary.events += len(records)
+        self._account(outcomes)
 
     def _recent_after(self, records: list[Staged]) -> RecentEventIds:
         recent = RecentEventIds(list(self._recent.entries))
@@ -396,33 +532,40 @@ class IssueBatch:
                 raise
 
     def _write_plain(self, update: dict[str, Any]) -> _Written:
-        """An update that may be made any number of times (it has no condition), sent until not throttled."""
+        """An update that may be made any number of times, sent until not throttled; one its condition refuses
+        had nothing to do."""
         outcome = _Written()
         for attempt in range(_WRITE_ATTEMPTS):
-            if self._update(update["Update"], outcome, attempt)[0] == "written":
+            if self._update(update["Update"], outcome, attempt)[0] != "throttled":
                 return outcome
         raise RuntimeError(f"an update of {update['Update']['TableName']} was throttled {_WRITE_ATTEMPTS} times")
 
-    def _write_once(self, key: WriteKey, records: list[Staged], mark: ShardMark, prefetched: _Prefetched) -> _Written:
+    def _write_once(
+        self, key: WriteKey, records: list[Record], mark: ShardMark, prefetched: _Prefetched, since: int | None = None
+    ) -> _Written:
         """Writes what `records` add to the item `key`, unless an earlier attempt of this batch did: the
         write is conditional on the shard's mark (errata.store.shard_marks) and on the item's own condition
         (a revision read, a bounded list). A refusal returns the item, whose mark tells which one refused."""
         outcome = _Written(issue=key[0] == "issue")
-        since = self._position
+        # Past the position: an item written at once in this window holds the records up to its mark.
+        since = max(since, self._position) if since is not None and self._position is not None else since
+        since = self._position if since is None else since
         fresh = False
         for attempt in range(_WRITE_ATTEMPTS):
             adding = [r for r in records if since is None or r.sequence_number > since]
             if not adding:
                 outcome.already = True
                 return outcome
-            update, announcement = self._item_update(key, adding, prefetched, fresh, mark)
+            update, announcement, user_count = self._item_update(key, adding, prefetched, fresh, mark)
             if update is None:  # a user sketch these records leave as it was
                 outcome.unchanged = True
                 return outcome
             request = marked(update, mark, since)
             result, item = self._update(request, outcome, attempt)
             if result == "written":
-                outcome.announcement = announcement
+                outcome.announcement, outcome.user_count = announcement, user_count
+                if user_count is not None:
+                    outcome.issue_key = (key[1], key[2])
                 self._drop_stale_marks(request, item)
                 return outcome
             if result == "throttled":
@@ -444,15 +587,16 @@ class IssueBatch:
         raise RuntimeError(f"the write of the {key[0]} item {key[1:]} was refused {_WRITE_ATTEMPTS} times")
 
     def _item_update(
-        self, key: WriteKey, records: list[Staged], prefetched: _Prefetched, fresh: bool, mark: ShardMark
-    ) -> tuple[dict[str, Any] | None, Announcement | None]:
-        """The update adding `records` to the item `key`, None if they change nothing in it; `fresh`: read
-        what it replaces again. A user sketch's union is idempotent, so one these records leave as it was
-        needs no write and no mark: a redelivery merges them again to the same sketch. Repeat users are
-        most users once an issue has a history."""
+        self, key: WriteKey, records: list[Record], prefetched: _Prefetched, fresh: bool, mark: ShardMark
+    ) -> tuple[dict[str, Any] | None, Announcement | None, int | None]:
+        """The update adding `records` to the item `key`, None if they change nothing in it (and, for an
+        issue, its announcement; for an issue's sketch, its estimate); `fresh`: read what it replaces
+        again. A user sketch's union is idempotent, so one these records leave as it was needs no write and
+        no mark: a redelivery merges them again to the same sketch. Repeat users are most users once an
+        issue has a history."""
         kind = key[0]
         if kind == "issue":
-            return self._issue_update((key[1], key[2]), records, prefetched, fresh, mark)
+            return (*self._issue_update((key[1], key[2]), records, prefetched, fresh, mark), None)
         tally = tally_of(key, records)
         if kind == "users":
             project_hour = (key[1], key[2])
@@ -463,33 +607,34 @@ class IssueBatch:
             )
             sketch, users = merge_users(prior.sketch if prior else None, tally.users)
             if prior is not None and sketch == prior.sketch:
-                return None, None
-            return self._counters.user_sketch_item(key[1], tally.moment, sketch, users, prior), None
+                return None, None, None
+            return self._counters.user_sketch_item(key[1], tally.moment, sketch, users, prior), None, None
         if kind == "sketch":
             issue = (key[1], key[2])
             prior, legacy = self._issue_users(issue, prefetched, fresh)
-            sketch, _ = merge_users(prior.sketch if prior else legacy, tally.users)
+            sketch, estimate = merge_users(prior.sketch if prior else legacy, tally.users)
             if prior is not None and sketch == prior.sketch:
-                return None, None
-            return self._counters.issue_sketch_item(issue_key(*issue), sketch, prior), None
+                return None, None, None
+            return self._counters.issue_sketch_item(issue_key(*issue), sketch, prior), None, estimate
         if kind == "release" and tally.users:
             sketches = self._releases.user_sketches([(key[1], key[2])]) if fresh else prefetched.release_users
-            return self._release_item(key, tally, sketches), None
-        return self._counter_item(key, tally), None
+            return self._release_item(key, tally, sketches), None, None
+        return self._counter_item(key, tally), None, None
 
     def _issue_update(
-        self, issue: tuple[str, str], records: list[Staged], prefetched: _Prefetched, fresh: bool, mark: ShardMark
+        self, issue: tuple[str, str], records: list[Record], prefetched: _Prefetched, fresh: bool, mark: ShardMark
     ) -> tuple[dict[str, Any], Announcement | None]:
-        aggregate = IssueAggregate.of([r for r in records if isinstance(r, StagedEvent)])
+        aggregate = IssueAggregate.of(records)
         state = self._issues.current_states([issue]).get(issue) if fresh else prefetched.states.get(issue)
         user_count: int | None = None
         has_sketch_item = False
-        if aggregate.users:
+        users = aggregate.users | prefetched.window_users.get(issue, set())
+        if users:
             # The count of the sketch as this batch leaves it (merging is idempotent: the sketch item, written
             # beside, may already hold these users). Another shard writing the issue at once may make it lag
             # by its users until the issue's next write.
             prior, legacy = self._issue_users(issue, prefetched, fresh, state)
-            _, user_count = merge_users(prior.sketch if prior else legacy, aggregate.users)
+            _, user_count = merge_users(prior.sketch if prior else legacy, users)
             has_sketch_item = prior is not None
         change = self._status_change(state, aggregate)
         announcement = self._announcement(aggregate, state, change, user_count or 0)
@@ -498,8 +643,8 @@ class IssueBatch:
             state.impact if state else None,
             new_users,
             aggregate.count,
-            aggregate.last.event.level,
-            aggregate.last.received_at,
+            aggregate.latest.level,
+            aggregate.latest.received_at,
         )
         delta = aggregate.delta(prefetched.representatives.get(issue))
         update = self._issues.update_item(
@@ -535,8 +680,8 @@ class IssueBatch:
         order: dict[str, str] = {}
         baseline = state.resolved_release if needs_release_order(state) and state else None
         if baseline is not None and aggregate.releases:
-            order = self._releases.order(aggregate.last.project_id, [*aggregate.releases, baseline])
-        return status_after(state, aggregate.releases, aggregate.count, aggregate.last.received_at, order)
+            order = self._releases.order(aggregate.latest.project_id, [*aggregate.releases, baseline])
+        return status_after(state, aggregate.releases, aggregate.count, aggregate.latest.received_at, order)
 
     def _announcement(
         self, aggregate: IssueAggregate, state: IssueState | None, change: StatusChange | None, users: int
@@ -550,7 +695,7 @@ class IssueBatch:
             reason = f"seen in {change.regressed_in_release} after it was resolved in {state.resolved_release}"
         else:
             return None
-        latest, delta = aggregate.last, aggregate.delta(None)
+        latest, delta = aggregate.latest, aggregate.delta(None)
         users = users or (state.user_count if state else 0)
         detail = AlertDetail(
             project_id=delta.project_id,
@@ -558,7 +703,7 @@ class IssueBatch:
             title=delta.title,
             culprit=delta.culprit,
             level=delta.level,
-            release=latest.event.release,
+            release=latest.release,
             environment=delta.environment,
             tags=delta.tags,
             counts=Counts(
@@ -568,7 +713,7 @@ class IssueBatch:
             ),
             users=users,
             blast_radius=BlastRadius(clients=users, route=delta.route),
-            first_seen=iso_utc(aggregate.first.received_at) if state is None else None,
+            first_seen=iso_utc(aggregate.first_seen) if state is None else None,
             last_seen=iso_utc(delta.last_seen),
             url=issue_url(self._dashboard_url, delta.project_id, delta.issue_id),
             reason=reason,
@@ -591,7 +736,7 @@ class IssueBatch:
         self.summary.announcements_pending += len(failed)
 
     def _store_samples(
-        self, segment: list[StagedEvent], last_sequence: int
+        self, segment: list[StagedEvent], last_sequence: int, window: WindowState
     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
         """Writes the payloads the sampling plan keeps (sampling.py), at most k sample slots and the
         representative per issue whatever the number of events, into one object; returns the references of
@@ -604,6 +749,10 @@ class IssueBatch:
             [(issue_key(*e.issue), tag_day_key(e.received_at)) for e in segment]
         ).items():
             prior.setdefault(pk, {})[day] = count
+        in_segment = {issue_key(*issue) for issue in by_issue}
+        for (pk, day), count in window.pending_events().items():  # the window's, not in the tag days yet
+            if pk in in_segment:
+                prior.setdefault(pk, {})[day] = prior.get(pk, {}).get(day, 0) + count
         # Named by (issue, slot), the representative by (issue, None).
         writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
         for issue, events in by_issue.items():

@@ -19,7 +19,7 @@ from errata.store.dynamo import (
     to_item,
     unchanged_since,
 )
-from errata.store.shard_marks import stale_marks
+from errata.store.shard_marks import MARK_PREFIX, stale_marks
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
 from errata.timefmt import iso_utc
 
@@ -99,6 +99,7 @@ class IssueState:
     # Shard marks no retry can need any more (errata.store.shard_marks): the next write drops them.
     stale_marks: tuple[str, ...] = ()
     ranks: Ranks | None = None  # None: written before ranks were kept
+    marks: dict[str, str] = field(default_factory=dict)  # every shard's mark, by attribute
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ class IssueStore:
                 ignore_until=values.get("ignore_until"),
                 impact=values.get("impact"),
                 stale_marks=tuple(stale_marks(values, now)),
+                marks={name: value for name, value in values.items() if name.startswith(MARK_PREFIX)},
                 ranks=Ranks(
                     events=int(values["rank_events"]),
                     users=int(values.get("rank_users", 0)),
@@ -364,6 +366,20 @@ class IssueStore:
         update["ConditionExpression"] = unchanged_since(state.revision if state else None, values, absent="issue_id")
         update["ExpressionAttributeValues"] = to_item(values)
         return {"Update": update}
+
+    def raised_user_count_item(self, project_id: str, issue_id: str, user_count: int) -> dict[str, Any]:
+        """An update raising the issue's `user_count` to its sketch's estimate (never lowering it): a shard
+        that wrote the issue's sketch but not the issue, after another shard wrote the issue from the sketch
+        as it was before. The same write however often it is made."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item({"project_id": project_id, "issue_id": issue_id}),
+                "UpdateExpression": "SET user_count = :users",
+                "ConditionExpression": "attribute_exists(issue_id) AND user_count < :users",
+                "ExpressionAttributeValues": to_item({":users": user_count}),
+            }
+        }
 
     def pending_announcements(self, limit: int = 100) -> list[Announcement]:
         """Announcements still in the outbox, oldest first (a Query of the sparse index, then the items)."""
