@@ -27,6 +27,7 @@ import base64
 import contextlib
 import gzip
 import io
+import itertools
 import json
 import logging
 import math
@@ -36,7 +37,8 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ import aws_prices as price
 import botocore.client
 import capacity
 import pydantic_core
+import time_machine
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import BotocoreStubber
@@ -66,7 +69,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
-from workloads import Workload, batch_sizes, events
+from workloads import Workload, batch_sizes, events, population_events
 
 from errata.processing.batch import WRITE_THREADS
 from infra.config import STAGES, SYSTEM_LOG_LEVEL
@@ -80,12 +83,23 @@ KINESIS_UNIT_BYTES = 25 * 1024
 CHUNK_64K = 64 * 1024
 API_GATEWAY_UNIT_BYTES = 512 * 1024
 
+# Rates per shard: a storm at a shard's limit (1,000 records/s), Zipf and the long tail where batches of 500
+# fill within the 2 s batching window, low rate at a million events a month. Seeded workloads first send each
+# of their issues and users once, priced as the month's first sightings (Result.first_sightings_usd): a
+# million events of this traffic meet its 1,000 issues and 10,000 users once, not once every 5,000 events.
+# Zipf's measured events fill a tumbling window at --scale 0.1 (15,000 events: 30 s at 500 events/s).
+LOW_RATE_PER_SECOND = 1e6 / (30 * 86_400)
 WORKLOADS = (
-    Workload("storm", 100_000, fingerprints=1, zipf_s=0, users=50, batch_sizes=(500, 500)),
-    Workload("zipf", 50_000, fingerprints=1_000, zipf_s=1.1, users=10_000, batch_sizes=(500, 500)),
-    Workload("longtail", 10_000, fingerprints=0, zipf_s=0, users=10_000, batch_sizes=(500, 500)),
-    Workload("lowrate", 3_000, fingerprints=1_000, zipf_s=1.1, users=10_000, batch_sizes=(1, 10)),
+    Workload("storm", 100_000, 1, 0, 50, (500, 500), events_per_second=1_000, seeded=True),
+    Workload("zipf", 150_000, 1_000, 1.1, 10_000, (500, 500), events_per_second=500, seeded=True),
+    Workload("longtail", 10_000, 0, 0, 10_000, (500, 500), events_per_second=500),
+    Workload("lowrate", 3_000, 1_000, 1.1, 10_000, (1, 10), LOW_RATE_PER_SECOND, seeded=True),
 )
+# The event source mapping's tumbling window (infra/config.py): the processor writes each item once per window.
+TUMBLING_WINDOW_SECONDS = STAGES["prod"].processor.tumbling_window_seconds
+# Lambda ends a window early past this much state.
+MAX_WINDOW_STATE_BYTES = 1024 * 1024
+SIMULATED_START = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -416,6 +430,29 @@ def _api_gateway_event(project_id: str, body: bytes, dsn_key: str) -> dict[str, 
     return api_gateway_event(Request(builder.get_environ()))
 
 
+def _window_event(
+    records: list[tuple[str, bytes, str]], stream_arn: str, shard: str, window: _Window, final: bool
+) -> dict[str, Any]:
+    """An invocation of a tumbling window, as Lambda makes it (errata_local.poller emulates the same)."""
+    start = SIMULATED_START + timedelta(seconds=window.index * TUMBLING_WINDOW_SECONDS)
+    return {
+        **_kinesis_event(records, stream_arn),
+        "window": {"start": start.isoformat(), "end": (start + timedelta(seconds=TUMBLING_WINDOW_SECONDS)).isoformat()},
+        "state": window.state,
+        "shardId": shard,
+        "eventSourceARN": stream_arn,
+        "isFinalInvokeForWindow": final,
+        "isWindowTerminatedEarly": final and window.terminated_early,
+    }
+
+
+@dataclass
+class _Window:
+    index: int  # seconds since SIMULATED_START // TUMBLING_WINDOW_SECONDS
+    state: dict[str, Any] = field(default_factory=dict)
+    terminated_early: bool = False
+
+
 def _kinesis_event(records: list[tuple[str, bytes, str]], stream_arn: str) -> dict[str, Any]:
     return {
         "Records": [
@@ -447,37 +484,52 @@ class Result:
     processor: Meter
     floor_cpu_seconds: float
     batches: int
+    warmup_ingest: Meter = field(default_factory=Meter)
+    warmup_processor: Meter = field(default_factory=Meter)
 
     @property
     def events(self) -> int:
         return self.workload.events
 
     def dollars(self) -> dict[str, float]:
-        """Per event, by service."""
-        ingest, processor = self.ingest, self.processor
-        meters = (ingest, processor)
-        lambda_gb_s = ingest.billed_seconds * INGEST_MEMORY_GB + processor.billed_seconds * PROCESSOR_MEMORY_GB
-        costs = {
-            "api_gateway": ingest.api_requests * price.API_GATEWAY_HTTP_REQUEST if INGEST_ENDPOINT == "http_api" else 0,
-            "lambda": sum(m.invocations for m in meters) * price.LAMBDA_REQUEST
-            + lambda_gb_s * price.LAMBDA_GB_SECOND_ARM,
-            "kinesis": sum(m.kinesis_units for m in meters) * price.KINESIS_PUT_PAYLOAD_UNIT,
-            "dynamodb": sum(m.wcu + m.index_wcu for m in meters) * price.DYNAMODB_WRITE_REQUEST_UNIT
-            + sum(m.rcu for m in meters) * price.DYNAMODB_READ_REQUEST_UNIT,
-            "s3": sum(m.s3_puts for m in meters) * price.S3_PUT + sum(m.s3_gets for m in meters) * price.S3_GET,
-            "eventbridge": sum(m.eventbridge_entries for m in meters) * price.EVENTBRIDGE_EVENT,
-            "sqs_sns": sum(m.sqs_requests for m in meters) * price.SQS_REQUEST
-            + sum(m.sns_publishes for m in meters) * price.SNS_PUBLISH,
-            "logs": sum(m.log_bytes for m in meters) / 1e9 * price.CLOUDWATCH_LOGS_GB,
-        }
-        return {name: value / self.events for name, value in costs.items()}
+        """Per event, by service (the events after the warm-up)."""
+        return {name: value / self.events for name, value in _dollars(self.ingest, self.processor).items()}
+
+    warmup_events: int = 0
+
+    def first_sightings_usd(self) -> float:
+        """What the warm-up's events (each issue and user once) cost beyond the rate the events after them
+        cost: the first sightings of the workload's issues and users, paid once in a month of this traffic."""
+        if not self.warmup_events:
+            return 0.0
+        warmup = sum(_dollars(self.warmup_ingest, self.warmup_processor).values())
+        return warmup - sum(self.dollars().values()) * self.warmup_events
 
     def usd_per_million(self) -> float:
-        return sum(self.dollars().values()) * 1e6
+        """A million events of this traffic: the steady rate, plus its first sightings once."""
+        return sum(self.dollars().values()) * 1e6 + self.first_sightings_usd()
 
     def hottest_item(self) -> tuple[str, float]:
         name, units = max(self.processor.wcu_by_item.items(), key=lambda pair: pair[1])
         return name, units / self.events
+
+
+def _dollars(ingest: Meter, processor: Meter) -> dict[str, float]:
+    """What the meters' calls cost, by service."""
+    meters = (ingest, processor)
+    lambda_gb_s = ingest.billed_seconds * INGEST_MEMORY_GB + processor.billed_seconds * PROCESSOR_MEMORY_GB
+    return {
+        "api_gateway": ingest.api_requests * price.API_GATEWAY_HTTP_REQUEST if INGEST_ENDPOINT == "http_api" else 0,
+        "lambda": sum(m.invocations for m in meters) * price.LAMBDA_REQUEST + lambda_gb_s * price.LAMBDA_GB_SECOND_ARM,
+        "kinesis": sum(m.kinesis_units for m in meters) * price.KINESIS_PUT_PAYLOAD_UNIT,
+        "dynamodb": sum(m.wcu + m.index_wcu for m in meters) * price.DYNAMODB_WRITE_REQUEST_UNIT
+        + sum(m.rcu for m in meters) * price.DYNAMODB_READ_REQUEST_UNIT,
+        "s3": sum(m.s3_puts for m in meters) * price.S3_PUT + sum(m.s3_gets for m in meters) * price.S3_GET,
+        "eventbridge": sum(m.eventbridge_entries for m in meters) * price.EVENTBRIDGE_EVENT,
+        "sqs_sns": sum(m.sqs_requests for m in meters) * price.SQS_REQUEST
+        + sum(m.sns_publishes for m in meters) * price.SNS_PUBLISH,
+        "logs": sum(m.log_bytes for m in meters) / 1e9 * price.CLOUDWATCH_LOGS_GB,
+    }
 
 
 def run(workload: Workload, seed: int) -> Result:
@@ -493,9 +545,12 @@ def run(workload: Workload, seed: int) -> Result:
     from functions.process import handler as process_handler
 
     ingest, processor = Meter(), Meter()
+    warmup_ingest, warmup_processor = Meter(), Meter()
     floor = 0.0
     batches = 0
-    with mock_aws():
+    # The simulated clock: event n arrives n / rate seconds after the start, and everything that reads the
+    # time (ingest's received_at, the processor's windows and once-a-minute refreshes) reads it.
+    with mock_aws(), time_machine.travel(SIMULATED_START, tick=False) as clock:
         _TABLES.clear()
         prefix = f"errata-bench-{workload.name}"
         settings = provision(boto3.client, prefix)
@@ -520,35 +575,72 @@ def run(workload: Workload, seed: int) -> Result:
             process_context = LocalLambdaContext(function_name="errata-bench-process")
             sizes = batch_sizes(workload, seed)
             next_batch = next(sizes)
+            seeds = population_events(workload, seed) if workload.seeded else []
+            meters = [warmup_ingest, warmup_processor] if seeds else [ingest, processor]
+            queued: dict[str, list[tuple[str, bytes, str, int]]] = defaultdict(list)  # with the record's window
+            windows: dict[str, _Window] = {}
+
+            def invoke(event: dict[str, Any]) -> dict[str, Any]:
+                result: dict[str, Any] = _invoke(counting, meters[1], invoke_process, event, process_context)
+                assert not result["batchItemFailures"], result
+                return result
+
+            def end_window(shard: str) -> None:
+                window = windows.pop(shard)
+                window_end = SIMULATED_START + timedelta(seconds=(window.index + 1) * TUMBLING_WINDOW_SECONDS)
+                clock.move_to(max(window_end, datetime.now(UTC)))
+                invoke(_window_event([], stream_arn, shard, window, final=True))
 
             def drain(all_records: bool) -> None:
+                """Delivers each shard's full batches (all of them at the end), a batch within one window,
+                and ends a window once a later one's records arrive."""
                 nonlocal next_batch, floor, batches
-                by_shard: dict[str, list[tuple[str, bytes, str]]] = defaultdict(list)
-                for record in counting.put_records:
-                    by_shard[record[0]].append(record)
-                counting.put_records.clear()
-                for records in by_shard.values():
-                    while len(records) >= next_batch or (all_records and records):
-                        batch, records[:] = records[:next_batch], records[next_batch:]
+                for shard, records in queued.items():
+                    while records:
+                        first = records[0][3]
+                        same = next((n for n, r in enumerate(records) if r[3] != first), len(records))
+                        window = windows.get(shard)
+                        if window is not None and (window.index != first or window.terminated_early):
+                            end_window(shard)
+                            continue
+                        if same < next_batch and same == len(records) and not all_records:
+                            break  # the batch is still gathering
+                        batch = [r[:3] for r in records[: min(same, next_batch)]]
+                        del records[: len(batch)]
                         started = time.process_time()
                         for _, data, _ in batch:
                             pydantic_core.from_json(gzip.decompress(data))
-                        floor += time.process_time() - started
-                        result = _invoke(
-                            counting, processor, invoke_process, _kinesis_event(batch, stream_arn), process_context
-                        )
-                        assert not result["batchItemFailures"], result
+                        if meters[1] is processor:  # the floor of the measured batches only
+                            floor += time.process_time() - started
+                        window = windows.setdefault(shard, _Window(first))
+                        result = invoke(_window_event(batch, stream_arn, shard, window, final=False))
+                        window.state = result["state"]
+                        window.terminated_early = len(json.dumps(window.state)) > MAX_WINDOW_STATE_BYTES
                         batches += 1
                         next_batch = next(sizes)
-                    counting.put_records.extend(records)
+                if all_records:
+                    for shard in list(windows):
+                        end_window(shard)
 
-            for payload in events(workload, seed):
+            rate, measured_from = workload.events_per_second, 0.0
+            for index, payload in enumerate(itertools.chain(seeds, events(workload, seed))):
+                if index == len(seeds) and seeds:
+                    drain(all_records=True)  # the warm-up's windows end; the measured events open their own
+                    windows_passed = math.ceil(index / rate / TUMBLING_WINDOW_SECONDS)
+                    measured_from = windows_passed * TUMBLING_WINDOW_SECONDS - index / rate
+                    meters = [ingest, processor]
+                seconds = index / rate + measured_from
+                clock.move_to(SIMULATED_START + timedelta(seconds=seconds))
                 body = _envelope(payload, dsn_key)
                 event = _api_gateway_event("1", body, dsn_key)
-                ingest.api_requests += max(1, math.ceil(len(body) / API_GATEWAY_UNIT_BYTES))
-                response = _invoke(counting, ingest, invoke_ingest, event, ingest_context)
+                meters[0].api_requests += max(1, math.ceil(len(body) / API_GATEWAY_UNIT_BYTES))
+                response = _invoke(counting, meters[0], invoke_ingest, event, ingest_context)
                 assert response["statusCode"] == 200, response
-                if len(counting.put_records) >= 2 * next_batch:
+                window_index = int(seconds // TUMBLING_WINDOW_SECONDS)
+                for shard, data, sequence in counting.put_records:
+                    queued[shard].append((shard, data, sequence, window_index))
+                counting.put_records.clear()
+                if sum(map(len, queued.values())) >= 2 * next_batch:
                     drain(all_records=False)
             drain(all_records=True)
             if workload.name == "lowrate":
@@ -561,7 +653,7 @@ def run(workload: Workload, seed: int) -> Result:
                 local_invoke(alert_handler)(schedule, LocalLambdaContext(function_name="errata-bench-alert"))
         finally:
             counting.uninstall()
-    return Result(workload, ingest, processor, floor, batches)
+    return Result(workload, ingest, processor, floor, batches, warmup_ingest, warmup_processor, len(seeds))
 
 
 def _table_lines(result: Result) -> list[str]:
@@ -569,8 +661,12 @@ def _table_lines(result: Result) -> list[str]:
     p, i = result.processor, result.ingest
     dollars = result.dollars()
     hottest, hottest_wcu = result.hottest_item()
+    steady = sum(dollars.values()) * 1e6
+    warmup = result.warmup_events
     return [
-        f"## {result.workload.name}: {events:,} events, {result.batches:,} processor batches",
+        f"## {result.workload.name}: {events:,} events after {warmup:,} that send each issue and user once, at"
+        f" {result.workload.events_per_second:,.1f} events/s on a shard, {TUMBLING_WINDOW_SECONDS} s windows;"
+        f" {result.batches:,} processor batches",
         f"  per event: WCU {(p.wcu + i.wcu) / events:.3f} (table)"
         f" + {(p.index_wcu + i.index_wcu) / events:.3f} (indexes),"
         f" RCU {(p.rcu + i.rcu) / events:.3f}, S3 PUT {(p.s3_puts + i.s3_puts) / events:.3f},"
@@ -590,7 +686,9 @@ def _table_lines(result: Result) -> list[str]:
         + ", ".join(f"{s}.{o} {n / events:.3f}" for (s, o), n in (p.calls + i.calls).most_common(12)),
         "  USD per million: "
         + ", ".join(f"{k} {v * 1e6:.3f}" for k, v in dollars.items() if v)
-        + f"; total {result.usd_per_million():.2f}",
+        + f"; total {steady:.2f}",
+        f"  a million events of this traffic: {steady:.2f} steady + {result.first_sightings_usd():.2f} once for the"
+        f" first sightings (their cost beyond the steady rate) = {result.usd_per_million():.2f} USD",
     ]
 
 
@@ -616,7 +714,7 @@ def main() -> int:
         f"ingest at the {INGEST_ENDPOINT.replace('_', ' ')}"
     )
     for workload in chosen:
-        scaled = Workload(**{**workload.__dict__, "events": max(10, int(workload.events * args.scale))})
+        scaled = replace(workload, events=max(10, int(workload.events * args.scale)))
         started = time.monotonic()
         result = run(scaled, args.seed)
         results[workload.name] = result

@@ -37,6 +37,12 @@ class Workload:
     zipf_s: float  # 0: uniform
     users: int  # distinct users (0: no user)
     batch_sizes: tuple[int, int]  # the processor's batch size, drawn uniformly from this range
+    # The rate the events arrive at on one shard (the cost bench's simulated clock): where tumbling windows and
+    # once-a-minute refreshes fall.
+    events_per_second: float = 500.0
+    # Before the measured events: each of the workload's issues and users sent once (population_events),
+    # priced apart. A month of this traffic meets them once; a short run would spread them over its few events.
+    seeded: bool = False
 
 
 def _frame(rng: random.Random, platform: str, name: str, in_app: bool, lineno: int) -> dict[str, Any]:
@@ -161,6 +167,18 @@ def events(workload: Workload, seed: int) -> Iterator[dict[str, Any]]:
             fingerprint = rng.randrange(workload.fingerprints)
         user = rng.randrange(workload.users) if workload.users else None
         yield event(rng, fingerprint, user, now)
+
+
+def population_events(workload: Workload, seed: int) -> list[dict[str, Any]]:
+    """Every fingerprint and every user of the workload once (as many events as the larger of the two)."""
+    if not workload.fingerprints:
+        return []
+    rng = random.Random(f"{seed}:{workload.name}:population")
+    now = datetime.now(UTC)
+    count = max(workload.fingerprints, workload.users)
+    return [
+        event(rng, n % workload.fingerprints, n % workload.users if workload.users else None, now) for n in range(count)
+    ]
 
 
 def batch_sizes(workload: Workload, seed: int) -> Iterator[int]:

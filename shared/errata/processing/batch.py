@@ -58,6 +58,9 @@ _BACKOFF_BASE_SECONDS = 0.05
 _BACKOFF_CAP_SECONDS = 1.0
 # Parallel item writes per container: botocore keeps 10 connections a client.
 WRITE_THREADS = 10
+# Items a window does not carry: each invocation writes its records into them. A user's issue rarely repeats
+# within a window (ten thousand users over a thousand issues), so carrying it would cost state, not writes.
+DIRECT_KINDS = frozenset({"user"})
 
 
 class KinesisRecord(Protocol):
@@ -394,17 +397,27 @@ class IssueBatch:
             elif state is None or state.status in RESOLVED or state.status == "ignored":
                 at_once.append(issue)
         representatives, samples = self._store_samples(events, last, window)
-        if at_once:
+        direct = {key: by_key.pop(key) for key in [k for k in by_key if k[0] in DIRECT_KINDS]}
+        if at_once or direct:
             prefetched = _Prefetched(
                 states=states,
                 representatives=representatives,
                 project_users={},
                 release_users={},
-                issue_users=self._counters.issue_sketches(at_once),
+                issue_users=self._counters.issue_sketches(at_once) if at_once else {},
                 window_users={},
             )
-            keyed = {("issue", *issue): by_key.pop(("issue", *issue)) for issue in at_once}
-            writes = [self._writers.submit(self._write_once, key, rs, mark, prefetched) for key, rs in keyed.items()]
+            writes = [
+                self._writers.submit(
+                    self._write_once, ("issue", *issue), by_key.pop(("issue", *issue)), mark, prefetched
+                )
+                for issue in at_once
+            ]
+            # Past the window's earlier invocations: they wrote these items up to their own last records.
+            writes += [
+                self._writers.submit(self._write_once, key, rs, mark, prefetched, window.through)
+                for key, rs in direct.items()
+            ]
             outcomes = [write.result() for write in writes]
             written.update(dict.fromkeys(at_once, last))
             self._account(outcomes)
@@ -475,7 +488,14 @@ class IssueBatch:
         self._write_aliases(by_key)
         since: dict[WriteKey, int] = {("issue", *issue): at for issue, at in window.written.items()}
         writes = [
-            self._writers.submit(self._write_once, key, keyed, mark, prefetched, since.get(key))
+            self._writers.submit(
+                self._write_once,
+                key,
+                keyed,
+                mark,
+                prefetched,
+                window.through if key[0] in DIRECT_KINDS else since.get(key),
+            )
             for key, keyed in by_key.items()
         ]
         for issue, slots in window.samples.items():  # the window's earlier invocations', the latest winning
