@@ -227,6 +227,46 @@ def test_a_user_is_counted_once_per_batch_and_found_by_an_email_it_had_before_it
     assert [(i["issue"]["title"], i["user_events"]) for i in by_id] == [("invoice missing", 3)]
 
 
+def test_a_container_that_starts_again_reads_a_users_aliases_instead_of_writing_them_again(
+    info: StackInfo, project: TestProject
+) -> None:
+    """Aliases are kept per container for a day; a container that starts again (Lambda recycles them every
+    few hours) reads them, and writes only those missing or not refreshed for 30 days."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from functions.process import handler as process
+
+    shard = Shard()
+    user = {"id": "dee", "email": "dee@example.com", "ip_address": "10.9.8.7"}
+    alias_writes: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        if params["TableName"] == info.settings.user_issues_table and params["Key"]["issue_id"]["S"].startswith("="):
+            alias_writes.append(params["Key"]["pk"]["S"])
+
+    def send_as_a_new_container() -> None:
+        clients = process._settings_and_clients()[1]
+        clients._kept.pop(("user-aliases", info.settings.user_issues_table), None)
+        record = _event_record(shard, project, "export timed out")
+        _rewrite(record, user=user)
+        assert _deliver([record]) == []
+
+    events = process._settings_and_clients()[1]["dynamodb"].meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", count, unique_id="alias-writes")
+    try:
+        send_as_a_new_container()
+        assert len(alias_writes) == 2  # the email and the IP point at the id
+        send_as_a_new_container()
+        assert len(alias_writes) == 2, "read, found fresh, not written again"
+        with time_machine.travel(datetime.now(UTC) + timedelta(days=31)):
+            send_as_a_new_container()
+        assert len(alias_writes) == 4, "refreshed once a month, well inside their 90 days"
+    finally:
+        events.unregister("provide-client-params.dynamodb.UpdateItem", unique_id="alias-writes")
+
+
 def test_an_issue_that_kept_its_user_sketch_on_its_item_keeps_its_users_when_the_sketch_moves(
     stack: LocalStack, info: StackInfo, project: TestProject
 ) -> None:

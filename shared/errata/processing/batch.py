@@ -398,6 +398,7 @@ class IssueBatch:
                 at_once.append(issue)
         representatives, samples = self._store_samples(events, last, window)
         direct = {key: by_key.pop(key) for key in [k for k in by_key if k[0] in DIRECT_KINDS]}
+        written_users: dict[tuple[str, str], int] = {}
         if at_once or direct:
             prefetched = _Prefetched(
                 states=states,
@@ -420,9 +421,11 @@ class IssueBatch:
             ]
             outcomes = [write.result() for write in writes]
             written.update(dict.fromkeys(at_once, last))
+            written_users = {o.issue_key: o.user_count for o in outcomes if o.issue and o.issue_key and o.user_count}
             self._account(outcomes)
         folded = window.folded(by_key, last, representatives, samples, self._recent_after(records).encode())
         folded.written.update(written)
+        folded.written_users.update(written_users)
         self.summary.events += len(records)
         return folded
 
@@ -430,11 +433,13 @@ class IssueBatch:
         """An issue written at once in the window and not since has its later users in its sketch only; and
         another shard may have written the issue from the sketch before this one's users were in it. The
         sketch as written counts them all."""
-        sketched = {o.issue_key: o.user_count for o in outcomes if o.issue_key and o.user_count is not None}
+        sketched = {
+            o.issue_key: o.user_count for o in outcomes if o.issue_key and not o.issue and o.user_count is not None
+        }
         refreshes = [
             self._issues.raised_user_count_item(*issue, sketched[issue])
             for issue in window.written.keys() - window.issues.keys()
-            if issue in sketched
+            if issue in sketched and sketched[issue] > window.written_users.get(issue, 0)
         ]
         for write in [self._writers.submit(self._write_plain, refresh) for refresh in refreshes]:
             write.result()
@@ -452,9 +457,14 @@ class IssueBatch:
 
     def _write_aliases(self, by_key: dict[WriteKey, list[Record]]) -> None:
         """Pointing identities at their user is the same write however often it is made: no mark, no wait."""
-        day = f"{self._clock():%Y-%m-%d}"
+        now = self._clock()
+        day = f"{now:%Y-%m-%d}"
         aliases = {key: moments_of(by_key.pop(key)[-1])[1] for key in [k for k in by_key if k[0] == "alias"]}
         aliases = {k: moment for k, moment in aliases.items() if not self._user_aliases.written_today(k[1], k[2], day)}
+        fresh = self._user_issues.fresh_aliases([(k[1], k[2]) for k in aliases], now)
+        for alias, primary in fresh:
+            self._user_aliases.remember(alias, primary, day)
+        aliases = {k: moment for k, moment in aliases.items() if (k[1], k[2]) not in fresh}
         writes = [
             self._writers.submit(self._write_plain, self._user_issues.alias_item(key[1], key[2], moment))
             for key, moment in aliases.items()
@@ -584,7 +594,7 @@ class IssueBatch:
             result, item = self._update(request, outcome, attempt)
             if result == "written":
                 outcome.announcement, outcome.user_count = announcement, user_count
-                if user_count is not None:
+                if key[0] in ("issue", "sketch"):
                     outcome.issue_key = (key[1], key[2])
                 self._drop_stale_marks(request, item)
                 return outcome
@@ -616,7 +626,7 @@ class IssueBatch:
         issue has a history."""
         kind = key[0]
         if kind == "issue":
-            return (*self._issue_update((key[1], key[2]), records, prefetched, fresh, mark), None)
+            return self._issue_update((key[1], key[2]), records, prefetched, fresh, mark)
         tally = tally_of(key, records)
         if kind == "users":
             project_hour = (key[1], key[2])
@@ -643,7 +653,7 @@ class IssueBatch:
 
     def _issue_update(
         self, issue: tuple[str, str], records: list[Record], prefetched: _Prefetched, fresh: bool, mark: ShardMark
-    ) -> tuple[dict[str, Any], Announcement | None]:
+    ) -> tuple[dict[str, Any], Announcement | None, int | None]:
         aggregate = IssueAggregate.of(records)
         state = self._issues.current_states([issue]).get(issue) if fresh else prefetched.states.get(issue)
         user_count: int | None = None
@@ -678,7 +688,7 @@ class IssueBatch:
             drop_user_sketch=has_sketch_item,
             now=self._clock(),
         )
-        return update, announcement
+        return update, announcement, user_count
 
     def _issue_users(
         self, issue: tuple[str, str], prefetched: _Prefetched, fresh: bool, state: IssueState | None = None

@@ -40,6 +40,7 @@ class WindowState:
     issues: dict[tuple[str, str], PendingIssue] = field(default_factory=dict)
     samples: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)  # slot references to point at
     written: dict[tuple[str, str], int] = field(default_factory=dict)  # issues written in the window, and the mark
+    written_users: dict[tuple[str, str], int] = field(default_factory=dict)  # the user count those writes set
     recent: bytes | None = None  # the shard's recent event ids (errata.store.stream_positions), with the window's
 
     @property
@@ -71,6 +72,7 @@ class WindowState:
             issues=dict(self.issues),
             samples={issue: dict(slots) for issue, slots in self.samples.items()},
             written=dict(self.written),
+            written_users=dict(self.written_users),
             recent=recent,
         )
         for key, records in by_key.items():
@@ -137,7 +139,7 @@ class WindowState:
             "samples": [
                 [list(issue), {str(slot): ref for slot, ref in slots.items()}] for issue, slots in self.samples.items()
             ],
-            "written": [[list(issue), mark] for issue, mark in self.written.items()],
+            "written": [[list(issue), mark, self.written_users.get(issue)] for issue, mark in self.written.items()],
             "recent": base64.b64encode(self.recent).decode() if self.recent is not None else None,
             "users": list(users),
         }
@@ -183,7 +185,8 @@ class WindowState:
             tallies=tallies,
             issues=issues,
             samples={(i[0], i[1]): {int(slot): ref for slot, ref in slots.items()} for i, slots in body["samples"]},
-            written={(i[0], i[1]): mark for i, mark in body["written"]},
+            written={(i[0], i[1]): mark for i, mark, _ in body["written"]},
+            written_users={(i[0], i[1]): users for i, _, users in body["written"] if users is not None},
             recent=base64.b64decode(body["recent"]) if body["recent"] is not None else None,
         )
 
