@@ -21,17 +21,24 @@ MAX_PENDING_RELEASES = 20
 
 
 @dataclass
-class PendingTally:
-    """What a window's earlier invocations added to one counter item, not yet written."""
+class Tally:
+    """What records add to one counter item."""
 
-    sequence_number: int  # the last record it holds
-    key: WriteKey
     moment: datetime
     last: datetime
     events: int = 0
     users: set[str] = field(default_factory=set)
     increments: Counter[str] = field(default_factory=Counter)
     tag_values: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+@dataclass
+class PendingTally:
+    """What a window's earlier invocations added to one counter item, not yet written."""
+
+    sequence_number: int  # the last record it holds
+    key: WriteKey
+    tally: Tally
 
     def write_keys(self) -> set[WriteKey]:
         return {self.key}
@@ -112,21 +119,9 @@ def records_by_key(records: Sequence[Record]) -> dict[WriteKey, list[Record]]:
     return by_key
 
 
-@dataclass
-class Tally:
-    """What records add to one counter item."""
-
-    moment: datetime
-    last: datetime
-    events: int = 0
-    users: set[str] = field(default_factory=set)
-    increments: Counter[str] = field(default_factory=Counter)
-    tag_values: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-
 def moments_of(record: Record) -> tuple[datetime, datetime]:
     if isinstance(record, PendingTally):
-        return record.moment, record.last
+        return record.tally.moment, record.tally.last
     if isinstance(record, PendingIssue):
         return record.first_seen, record.latest.received_at
     return record.received_at, record.received_at
@@ -138,10 +133,10 @@ def tally_of(key: WriteKey, records: list[Record]) -> Tally:
     tally = Tally(moment=min(m[0] for m in moments), last=max(m[1] for m in moments))
     for record in records:
         if isinstance(record, PendingTally):
-            tally.events += record.events
-            tally.users |= record.users
-            tally.increments.update(record.increments)
-            tally.tag_values.update(record.tag_values)
+            tally.events += record.tally.events
+            tally.users |= record.tally.users
+            tally.increments.update(record.tally.increments)
+            tally.tag_values.update(record.tally.tag_values)
             continue
         if isinstance(record, PendingIssue):
             raise TypeError(f"an issue's pending sum in the records of {key}")

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from errata.processing.aggregation import LatestEvent, PendingIssue, PendingTally, Record
+from errata.processing.aggregation import (
+    IssueAggregate,
+    LatestEvent,
+    PendingIssue,
+    PendingTally,
+    Record,
+    Tally,
+    tally_of,
+)
 from errata.processing.staged import WriteKey
 from errata.store.counters import MAX_USERS_PER_WINDOW
 
@@ -53,7 +61,7 @@ class WindowState:
 
     def pending_events(self) -> dict[tuple[str, str], int]:
         """Events summed per (issue key, tag day): what the tag days in DynamoDB do not count yet."""
-        return {(key[1], key[2]): tally.events for key, tally in self.tallies.items() if key[0] == "tags"}
+        return {(key[1], key[2]): p.tally.events for key, p in self.tallies.items() if key[0] == "tags"}
 
     def folded(
         self,
@@ -64,8 +72,6 @@ class WindowState:
         recent: bytes,
     ) -> WindowState:
         """This state with the records `by_key` added (each key's records, pending sum first)."""
-        from errata.processing.aggregation import IssueAggregate, tally_of
-
         state = WindowState(
             through=max(through, self.through or 0),
             tallies=dict(self.tallies),
@@ -84,19 +90,9 @@ class WindowState:
                 continue
             prior_tally = self.tallies.get(key)
             tally = tally_of(key, [prior_tally, *records] if prior_tally else records)
-            users = tally.users
-            if key[0] == "window" and len(users) > MAX_USERS_PER_WINDOW:
-                users = set(sorted(users)[:MAX_USERS_PER_WINDOW])  # what the window's item would list (counters)
-            state.tallies[key] = PendingTally(
-                sequence_number=through,
-                key=key,
-                moment=tally.moment,
-                last=tally.last,
-                events=tally.events,
-                users=users,
-                increments=tally.increments,
-                tag_values=tally.tag_values,
-            )
+            if key[0] == "window" and len(tally.users) > MAX_USERS_PER_WINDOW:
+                tally.users = set(sorted(tally.users)[:MAX_USERS_PER_WINDOW])  # what the item lists (counters)
+            state.tallies[key] = PendingTally(sequence_number=through, key=key, tally=tally)
         for issue, slots in samples.items():
             state.samples.setdefault(issue, {}).update(slots)
         return state
@@ -113,12 +109,12 @@ class WindowState:
                 [
                     list(t.key),
                     t.sequence_number,
-                    t.moment.isoformat(),
-                    t.last.isoformat(),
-                    t.events,
-                    ids(t.users),
-                    dict(t.increments),
-                    [[k, v, n] for (k, v), n in t.tag_values.items()],
+                    t.tally.moment.isoformat(),
+                    t.tally.last.isoformat(),
+                    t.tally.events,
+                    ids(t.tally.users),
+                    dict(t.tally.increments),
+                    [[k, v, n] for (k, v), n in t.tally.tag_values.items()],
                 ]
                 for t in self.tallies.values()
             ],
@@ -155,20 +151,22 @@ class WindowState:
         users: list[str] = body["users"]
         tallies = {}
         for key, sequence, moment, last, events, user_ids, increments, tag_values in body["tallies"]:
-            tally = PendingTally(
+            pending = PendingTally(
                 sequence_number=sequence,
                 key=tuple(key),
-                moment=datetime.fromisoformat(moment),
-                last=datetime.fromisoformat(last),
-                events=events,
-                users={users[i] for i in user_ids},
-                increments=Counter(increments),
-                tag_values=Counter({(k, v): n for k, v, n in tag_values}),
+                tally=Tally(
+                    moment=datetime.fromisoformat(moment),
+                    last=datetime.fromisoformat(last),
+                    events=events,
+                    users={users[i] for i in user_ids},
+                    increments=Counter(increments),
+                    tag_values=Counter({(k, v): n for k, v, n in tag_values}),
+                ),
             )
-            tallies[tally.key] = tally
+            tallies[pending.key] = pending
         issues = {}
         for sequence, first_seen, latest, count, first_release, last_release, user_ids, releases, ref in body["issues"]:
-            pending = PendingIssue(
+            pending_issue = PendingIssue(
                 sequence_number=sequence,
                 first_seen=datetime.fromisoformat(first_seen),
                 latest=_latest_of(latest),
@@ -179,7 +177,7 @@ class WindowState:
                 releases=releases,
                 payload_key=ref,
             )
-            issues[pending.issue] = pending
+            issues[pending_issue.issue] = pending_issue
         return cls(
             through=body["through"],
             tallies=tallies,
