@@ -83,15 +83,25 @@ def _check_port_free(port: int) -> None:
             ) from None
 
 
+_CONTAINER_LOCKS: dict[str, threading.Lock] = {}
+_CONTAINER_LOCKS_GUARD = threading.Lock()
+
+
+def container_lock(module: ModuleType) -> threading.Lock:
+    """A Lambda container runs one invocation at a time; the handlers rely on it (Powertools' resolver keeps
+    the current request on the module's app, its metrics are one buffer), so concurrent local requests to a
+    module's handler take turns, as one container. A test calling a handler itself takes the same lock."""
+    with _CONTAINER_LOCKS_GUARD:
+        return _CONTAINER_LOCKS.setdefault(module.__name__, threading.Lock())
+
+
 def local_invoke(module: ModuleType) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The module's handler, as the local stack calls it. Metrics are disabled locally, but Powertools then
     keeps them in memory instead of clearing them after each invocation (and prints them anyway at 100
     values): clear them after every call, as a flush in Lambda would."""
     handler = module.lambda_handler
     metrics = getattr(module, "metrics", None)
-    # A Lambda container runs one invocation at a time; the handlers rely on it (Powertools' resolver keeps
-    # the current request on the module's app), so concurrent local requests take turns, as one container.
-    one_at_a_time = threading.Lock()
+    one_at_a_time = container_lock(module)
 
     def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
         with one_at_a_time:

@@ -214,3 +214,30 @@ def test_an_issue_two_shards_share_counts_every_user_once_both_windows_end(proje
     a.invoke([], final=True)
     [issue] = project.issues()
     assert (issue["count"], issue["user_count"]) == (3, 3)
+
+
+def test_an_issue_keeps_the_users_another_shard_counted_before_its_sketch_holds_them(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """Another shard wrote the issue with five users whose sketch its window has not written yet: a write
+    from this shard, whose sketch read lacks them, must not lower the count."""
+    shard = Shard()
+    assert _deliver_one(shard, project, "ledger out of balance", "amy") == 1
+    [issue] = project.issues()
+    dynamodb: Any = stack.client("dynamodb")
+    dynamodb.update_item(
+        TableName=info.settings.issues_table,
+        Key={"project_id": {"S": project.project_id}, "issue_id": {"S": issue["id"]}},
+        UpdateExpression="SET user_count = :five",
+        ExpressionAttributeValues={":five": {"N": "5"}},
+    )
+    assert _deliver_one(shard, project, "ledger out of balance", "bo") == 5
+
+
+def _deliver_one(shard: Shard, project: TestProject, message: str, user: str) -> int:
+    response = process.lambda_handler(
+        {"Records": [_event_record(shard, project, message, user=user)]}, LocalLambdaContext(function_name="process")
+    )
+    assert response["batchItemFailures"] == []
+    [issue] = project.issues()
+    return int(issue["user_count"])

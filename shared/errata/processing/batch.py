@@ -665,6 +665,9 @@ class IssueBatch:
             # by its users until the issue's next write.
             prior, legacy = self._issue_users(issue, prefetched, fresh, state)
             _, user_count = merge_users(prior.sketch if prior else legacy, users)
+            if state is not None:
+                # Never lower it: the sketch read may lack another shard's users that the issue already counts.
+                user_count = max(user_count, state.user_count)
             has_sketch_item = prior is not None
         change = self._status_change(state, aggregate)
         announcement = self._announcement(aggregate, state, change, user_count or 0)
