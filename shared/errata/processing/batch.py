@@ -577,9 +577,8 @@ class IssueBatch:
         write is conditional on the shard's mark (errata.store.shard_marks) and on the item's own condition
         (a revision read, a bounded list). A refusal returns the item, whose mark tells which one refused."""
         outcome = _Written(issue=key[0] == "issue")
-        # Past the position: an item written at once in this window holds the records up to its mark.
-        since = max(since, self._position) if since is not None and self._position is not None else since
-        since = self._position if since is None else since
+        # Past the position: an item written earlier in this window holds the records up to that write's mark.
+        since = max((bound for bound in (since, self._position) if bound is not None), default=None)
         fresh = False
         for attempt in range(_WRITE_ATTEMPTS):
             adding = [r for r in records if since is None or r.sequence_number > since]
