@@ -128,6 +128,8 @@ class Meter:
     wcu_by_table: Counter[str] = field(default_factory=Counter)
     wcu_by_kind: Counter[str] = field(default_factory=Counter)  # errata's item kinds: where a cut would go
     wcu_by_index: Counter[str] = field(default_factory=Counter)
+    writes_by_kind: Counter[str] = field(default_factory=Counter)
+    bytes_by_kind: Counter[str] = field(default_factory=Counter)  # item sizes after each write, summed
     max_item_bytes: int = 0
     max_item: str = ""
     latency_seconds: float = 0.0
@@ -239,7 +241,10 @@ class Counting:
                 item_name = f"{label}:{_key_text(key)}"
                 meter.wcu_by_item[item_name] += cost.total
                 meter.wcu_by_table[label] += cost.total
-                meter.wcu_by_kind[_item_kind(label, key)] += cost.total
+                kind = _item_kind(label, key)
+                meter.wcu_by_kind[kind] += cost.total
+                meter.writes_by_kind[kind] += 1
+                meter.bytes_by_kind[kind] += cost.size_after
                 meter.wcu_by_index.update({f"{label}.{name}": units for name, units in cost.by_index.items()})
                 if cost.size_after > meter.max_item_bytes:
                     meter.max_item_bytes, meter.max_item = cost.size_after, item_name
@@ -701,6 +706,10 @@ def _table_lines(result: Result) -> list[str]:
         f" processor {p.billed_seconds / events * 1e3:.2f}",
         "  WCU by table: " + ", ".join(f"{t} {u / events:.3f}" for t, u in p.wcu_by_table.most_common()),
         "  WCU by item kind: " + ", ".join(f"{k} {u / events:.3f}" for k, u in p.wcu_by_kind.most_common()),
+        "  writes per event (mean KB after a write): "
+        + ", ".join(
+            f"{k} {n / events:.3f} ({p.bytes_by_kind[k] / n / 1024:.2f})" for k, n in p.writes_by_kind.most_common()
+        ),
         "  index WCU by index: " + ", ".join(f"{k} {u / events:.3f}" for k, u in p.wcu_by_index.most_common()),
         f"  hottest item: {hottest} ({hottest_wcu:.4f} WCU per event);"
         f" largest item {p.max_item_bytes / 1024:.1f} KB ({p.max_item})",

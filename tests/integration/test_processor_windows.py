@@ -241,3 +241,50 @@ def _deliver_one(shard: Shard, project: TestProject, message: str, user: str) ->
     assert response["batchItemFailures"] == []
     [issue] = project.issues()
     return int(issue["user_count"])
+
+
+def test_a_window_writes_its_established_issues_payloads_in_one_object_at_its_end(
+    stack: LocalStack, info: StackInfo, project: TestProject
+) -> None:
+    """At low rates an invocation holds a few events: their kept payloads ride in the window's state, and the
+    final invocation writes them, with its own, into one object the issue then points into."""
+    s3 = stack.client("s3")
+    bucket = info.settings.event_payloads_bucket
+
+    def objects() -> int:
+        return int(s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("KeyCount", 0))
+
+    shard = Shard()
+    window = Window(shard)
+    before = objects()
+    window.invoke([_event_record(shard, project, "stock level below zero", extra={"step": "a"})])
+    assert objects() == before + 1, "a new issue's representative is written with it"
+    [issue] = project.issues()
+    window.invoke([_event_record(shard, project, "stock level below zero", extra={"step": "b"})])
+    window.invoke([_event_record(shard, project, "stock level below zero", extra={"step": "c"})])
+    assert objects() == before + 1, "established issues' payloads are carried in the state"
+    window.invoke([_event_record(shard, project, "stock level below zero", extra={"step": "d"})], final=True)
+    assert objects() == before + 2, "the window's carried payloads and its final invocation's: one object"
+    detail = project.api(f"/issues/{issue['id']}").json()
+    assert detail["count"] == 4
+    assert detail["event"]["extra"] == {"step": "d"}, "the issue opens on the window's latest event"
+    sampled = sorted(e["extra"]["step"] for e in project.api(f"/issues/{issue['id']}/events").json()["events"])
+    assert sampled == list("abcd"), "every slot the window filled points at its payload"
+
+
+def test_a_window_whose_carried_payloads_pass_their_budget_writes_them_at_the_invocation(
+    stack: LocalStack, info: StackInfo, project: TestProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = stack.client("s3")
+    bucket = info.settings.event_payloads_bucket
+    shard = Shard()
+    window = Window(shard)
+    window.invoke([_event_record(shard, project, "coupon expired twice", extra={"step": "a"})])
+    [issue] = project.issues()
+    monkeypatch.setattr(errata.processing.batch, "MAX_CARRIED_PAYLOAD_BYTES", 1)
+    before = int(s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("KeyCount", 0))
+    window.invoke([_event_record(shard, project, "coupon expired twice", extra={"step": "b"})])
+    assert int(s3.list_objects_v2(Bucket=bucket, Prefix="batches/").get("KeyCount", 0)) == before + 1
+    window.invoke([], final=True)
+    detail = project.api(f"/issues/{issue['id']}").json()
+    assert (detail["count"], detail["event"]["extra"]) == (2, {"step": "b"})

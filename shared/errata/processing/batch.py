@@ -29,14 +29,20 @@ from errata.models.alerts import ISSUE_CREATED, ISSUE_REGRESSED, AlertDetail, Bl
 from errata.models.ingested import IngestedEvent
 from errata.processing.aggregation import IssueAggregate, Record, Tally, moments_of, records_by_key, tally_of
 from errata.processing.staged import TRAFFIC_COUNTS, Staged, StagedEvent, StagedTraffic, WriteKey, is_count
-from errata.processing.window import MAX_STATE_BYTES, WindowState, encoded_size
+from errata.processing.window import (
+    MAX_CARRIED_PAYLOAD_BYTES,
+    MAX_STATE_BYTES,
+    PayloadName,
+    WindowState,
+    encoded_size,
+)
 from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
 from errata.store.counters import CounterStore, UserSketch, Window, issue_key, tag_day_key
 from errata.store.dead_letters import DeadLetterQueue
-from errata.store.event_payloads import EventPayloadStore, batch_key
+from errata.store.event_payloads import EventPayloadStore, batch_key, payload_members
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
 from errata.store.projects import ProjectSettings
 from errata.store.releases import ReleaseStore, ReleaseUsers
@@ -396,7 +402,13 @@ class IssueBatch:
                     by_key["issue", *issue] = later
             elif state is None or state.status in RESOLVED or state.status == "ignored":
                 at_once.append(issue)
-        representatives, samples = self._store_samples(events, last, window)
+        carried = {**window.payloads, **payload_members(self._kept_payloads(events, window))}
+        representatives: dict[tuple[str, str], str] = {}
+        samples: dict[tuple[str, str], dict[int, str]] = {}
+        if at_once or sum(map(len, carried.values())) > MAX_CARRIED_PAYLOAD_BYTES:
+            # A new issue's page opens on its representative at once: the window's payloads go with it.
+            representatives, samples = self._put_payloads(carried, last)
+            carried = {}
         direct = {key: by_key.pop(key) for key in [k for k in by_key if k[0] in DIRECT_KINDS]}
         written_users: dict[tuple[str, str], int] = {}
         if at_once or direct:
@@ -423,7 +435,9 @@ class IssueBatch:
             written.update(dict.fromkeys(at_once, last))
             written_users = {o.issue_key: o.user_count for o in outcomes if o.issue and o.issue_key and o.user_count}
             self._account(outcomes)
-        folded = window.folded(by_key, last, representatives, samples, self._recent_after(records).encode())
+        folded = window.folded(
+            by_key, last, representatives, samples, self._recent_after(records).encode(), payloads=carried
+        )
         folded.written.update(written)
         folded.written_users.update(written_users)
         self.summary.events += len(records)
@@ -482,7 +496,9 @@ class IssueBatch:
         by_key = records_by_key([*window.records(), *records])
         events = [r for r in records if isinstance(r, StagedEvent)]
         states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
-        representatives, samples = self._store_samples(events, last, window)
+        representatives, samples = self._put_payloads(
+            {**window.payloads, **payload_members(self._kept_payloads(events, window))}, last
+        )
         prefetched = _Prefetched(
             states=states,
             representatives=representatives,
@@ -767,12 +783,9 @@ class IssueBatch:
         self.summary.announced += len(announcements) - len(failed)
         self.summary.announcements_pending += len(failed)
 
-    def _store_samples(
-        self, segment: list[StagedEvent], last_sequence: int, window: WindowState
-    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
-        """Writes the payloads the sampling plan keeps (sampling.py), at most k sample slots and the
-        representative per issue whatever the number of events, into one object; returns the references of
-        each issue's representative and of its filled slots (an issue no slot changed for has none)."""
+    def _kept_payloads(self, segment: list[StagedEvent], window: WindowState) -> dict[PayloadName, dict[str, Any]]:
+        """The payloads the sampling plan keeps (sampling.py): at most k sample slots and the representative
+        per issue whatever the number of events."""
         by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
         for staged in segment:
             by_issue.setdefault(staged.issue, []).append(staged)
@@ -785,8 +798,7 @@ class IssueBatch:
         for (pk, day), count in window.pending_events().items():  # the window's, not in the tag days yet
             if pk in in_segment:
                 prior.setdefault(pk, {})[day] = prior.get(pk, {}).get(day, 0) + count
-        # Named by (issue, slot), the representative by (issue, None).
-        writes: dict[tuple[tuple[str, str], int | None], dict[str, Any]] = {}
+        kept: dict[PayloadName, dict[str, Any]] = {}
         for issue, events in by_issue.items():
             plan = plan_samples(
                 events,
@@ -796,12 +808,19 @@ class IssueBatch:
                 rng=self._rng,
             )
             for slot, staged in plan.slots.items():
-                writes[issue, slot] = staged.payload
+                kept[issue, slot] = staged.payload
             if plan.representative is not None:
-                writes[issue, None] = plan.representative.payload
+                kept[issue, None] = plan.representative.payload
             self.summary.payloads_dropped += plan.dropped
+        return kept
+
+    def _put_payloads(
+        self, members: dict[PayloadName, bytes], last_sequence: int
+    ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dict[int, str]]]:
+        """Writes kept payloads into one object; returns the references of each issue's representative and of
+        its filled slots (an issue no slot changed for has none)."""
         assert self._shard is not None
-        references = self._payloads.put_batch(batch_key(self._shard, last_sequence, self._clock()), writes)
+        references = self._payloads.put_members(batch_key(self._shard, last_sequence, self._clock()), members)
         representatives: dict[tuple[str, str], str] = {}
         samples: dict[tuple[str, str], dict[int, str]] = {}
         for (issue, filled), reference in references.items():

@@ -19,7 +19,7 @@ import base64
 import gzip
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,11 @@ STATE_VERSION = 1
 # Lambda ends a window early past 1 MB of state (and a response may not pass 6 MB); the processor writes what
 # it holds once the encoded state passes this, well before.
 MAX_STATE_BYTES = 512 * 1024
+# Kept payloads (gzip members) a window carries to write them in one object at its end, not one per
+# invocation: at low rates an invocation holds a few events, and each PUT costs as much as eight write units.
+# Past this much (busy shards, whose invocations fill one object each anyway) they are written at once.
+MAX_CARRIED_PAYLOAD_BYTES = 128 * 1024
+PayloadName = tuple[tuple[str, str], int | None]  # (issue, sample slot), the representative's slot None
 
 
 @dataclass
@@ -50,10 +55,11 @@ class WindowState:
     written: dict[tuple[str, str], int] = field(default_factory=dict)  # issues written in the window, and the mark
     written_users: dict[tuple[str, str], int] = field(default_factory=dict)  # the user count those writes set
     recent: bytes | None = None  # the shard's recent event ids (errata.store.stream_positions), with the window's
+    payloads: dict[PayloadName, bytes] = field(default_factory=dict)  # kept, not yet written (the latest each)
 
     @property
     def empty(self) -> bool:
-        return not (self.tallies or self.issues or self.samples)
+        return not (self.tallies or self.issues or self.samples or self.payloads)
 
     def records(self) -> list[Record]:
         """The pending sums, as records to write."""
@@ -70,8 +76,10 @@ class WindowState:
         representatives: dict[tuple[str, str], str],
         samples: dict[tuple[str, str], dict[int, str]],
         recent: bytes,
+        payloads: dict[PayloadName, bytes],
     ) -> WindowState:
-        """This state with the records `by_key` added (each key's records, pending sum first)."""
+        """This state with the records `by_key` added (each key's records, pending sum first); `payloads` are
+        the kept payloads it carries, and `representatives` and `samples` name those written."""
         state = WindowState(
             through=max(through, self.through or 0),
             tallies=dict(self.tallies),
@@ -80,6 +88,7 @@ class WindowState:
             written=dict(self.written),
             written_users=dict(self.written_users),
             recent=recent,
+            payloads=payloads,
         )
         for key, records in by_key.items():
             if key[0] == "issue":
@@ -95,6 +104,9 @@ class WindowState:
             state.tallies[key] = PendingTally(sequence_number=through, key=key, tally=tally)
         for issue, slots in samples.items():
             state.samples.setdefault(issue, {}).update(slots)
+        for issue, reference in representatives.items():  # written with a later invocation's payloads
+            if issue in state.issues:
+                state.issues[issue] = replace(state.issues[issue], payload_key=reference)
         return state
 
     def encode(self) -> dict[str, Any]:
@@ -137,6 +149,10 @@ class WindowState:
             ],
             "written": [[list(issue), mark, self.written_users.get(issue)] for issue, mark in self.written.items()],
             "recent": base64.b64encode(self.recent).decode() if self.recent is not None else None,
+            "payloads": [
+                [list(issue), slot, base64.b64encode(member).decode()]
+                for (issue, slot), member in self.payloads.items()
+            ],
             "users": list(users),
         }
         packed = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=1)
@@ -186,6 +202,7 @@ class WindowState:
             written={(i[0], i[1]): mark for i, mark, _ in body["written"]},
             written_users={(i[0], i[1]): users for i, _, users in body["written"] if users is not None},
             recent=base64.b64decode(body["recent"]) if body["recent"] is not None else None,
+            payloads={((i[0], i[1]), slot): base64.b64decode(m) for i, slot, m in body.get("payloads", [])},
         )
 
 

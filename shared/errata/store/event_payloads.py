@@ -5,7 +5,9 @@ fills) into one object, `batches/<day>/<shard digest>/<last sequence>-<nonce>.js
 per payload, so the object is a valid gzip'd JSON Lines file and any one payload is read alone with a ranged
 GET. A payload is named by a reference, `<object key>#<offset>,<length>`: the issue keeps its
 representative's in `payload_key` and its samples' in the counters table (errata.store.counters). One PUT per
-batch instead of one per kept payload: S3 charges a PUT as much as eight DynamoDB write units.
+batch instead of one per kept payload: S3 charges a PUT as much as eight DynamoDB write units. In a tumbling
+window, the kept payloads of established issues ride in the window's state as members (`payload_members`)
+and are written in one object at its end (errata.processing.window).
 
 Objects written before batches (`projects/<p>/issues/<i>/latest.json`, `samples/<slot>.json`) are still read:
 a reference without `#` is a whole object.
@@ -46,6 +48,19 @@ def batch_key(shard: str, last_sequence: int, day: datetime) -> str:
     return f"batches/{day:%Y-%m-%d}/{shard_digest(shard)}/{last_sequence}-{uuid.uuid4().hex[:8]}.jsonl.gz"
 
 
+def payload_members(payloads: dict[Name, dict[str, Any]]) -> dict[Name, bytes]:
+    """Each payload as the gzip member a batch object holds (compressed once: a payload given under two names
+    is the same member)."""
+    made: dict[int, bytes] = {}
+    members: dict[Name, bytes] = {}
+    for name, payload in payloads.items():
+        if id(payload) not in made:
+            line = json.dumps(payload, separators=(",", ":"), default=str).encode() + b"\n"
+            made[id(payload)] = gzip.compress(line, compresslevel=_COMPRESS_LEVEL, mtime=0)
+        members[name] = made[id(payload)]
+    return members
+
+
 class EventPayloadStore:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
@@ -54,20 +69,23 @@ class EventPayloadStore:
     def put_batch(self, key: str, payloads: dict[Name, dict[str, Any]]) -> dict[Name, str]:
         """Writes the payloads into one object; returns each name's reference. A payload given under two
         names (a representative that is also a sample) is stored once."""
+        return self.put_members(key, payload_members(payloads))
+
+    def put_members(self, key: str, members: dict[Name, bytes]) -> dict[Name, str]:
+        """Writes payloads already made members (`payload_members`: a window carries them so) into one
+        object; returns each name's reference. Equal members are stored once."""
         references: dict[Name, str] = {}
-        stored: dict[int, str] = {}
-        members: list[bytes] = []
+        stored: dict[bytes, str] = {}
+        parts: list[bytes] = []
         offset = 0
-        for name, payload in payloads.items():
-            if id(payload) not in stored:
-                line = json.dumps(payload, separators=(",", ":"), default=str).encode() + b"\n"
-                member = gzip.compress(line, compresslevel=_COMPRESS_LEVEL, mtime=0)
-                stored[id(payload)] = f"{key}#{offset},{len(member)}"
-                members.append(member)
+        for name, member in members.items():
+            if member not in stored:
+                stored[member] = f"{key}#{offset},{len(member)}"
+                parts.append(member)
                 offset += len(member)
-            references[name] = stored[id(payload)]
-        if members:
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=b"".join(members), ContentType="application/gzip")
+            references[name] = stored[member]
+        if parts:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=b"".join(parts), ContentType="application/gzip")
         return references
 
     def get(self, reference: str) -> dict[str, Any] | None:
