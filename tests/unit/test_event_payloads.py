@@ -1,4 +1,4 @@
-"""A batch's kept payloads go to S3 as one object (EventPayloadStore.put_batch): each is read back alone by
+"""A batch's kept payloads go to S3 as one object (EventPayloadStore.put_members): each is read back alone by
 its reference with a ranged GET, the object is a gzip'd JSON Lines file any tool reads, a payload kept under
 two names is stored once, and objects written before batch objects are still read."""
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import boto3
 from moto import mock_aws
 
-from errata.store.event_payloads import EventPayloadStore, batch_key, representative_key
+from errata.store.event_payloads import EventPayloadStore, batch_key, payload_members, representative_key
 
 
 @mock_aws
@@ -25,7 +25,7 @@ def test_one_object_per_batch_and_each_payload_read_alone() -> None:
     payloads["1/issue-0/1"] = shared
     key = batch_key("arn:aws:kinesis:us-east-1:1:stream/s/shardId-0", 4711, datetime(2026, 12, 3, tzinfo=UTC))
 
-    references = store.put_batch(key, payloads)
+    references = store.put_members(key, payload_members(payloads))
 
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="payloads")["Contents"]] == [key]
     assert key.startswith("batches/2026-12-03/") and "/4711-" in key
@@ -46,5 +46,5 @@ def test_an_object_from_before_batches_and_an_expired_one() -> None:
     s3.put_object(Bucket="payloads", Key=representative_key("1", "abc"), Body=b'{"event_id": "old"}')
     assert store.get(representative_key("1", "abc")) == {"event_id": "old"}
     assert store.get("batches/2026-01-01/0/1-0.jsonl.gz#0,20") is None
-    assert store.put_batch("batches/empty", {}) == {}  # nothing kept, nothing written
+    assert store.put_members("batches/empty", {}) == {}  # nothing kept, nothing written
     assert "Contents" not in s3.list_objects_v2(Bucket="payloads", Prefix="batches/")

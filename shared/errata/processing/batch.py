@@ -34,6 +34,7 @@ from errata.processing.window import (
     MAX_STATE_BYTES,
     PayloadName,
     WindowState,
+    carried_bytes,
     encoded_size,
 )
 from errata.sampling import plan_samples
@@ -402,10 +403,10 @@ class IssueBatch:
                     by_key["issue", *issue] = later
             elif state is None or state.status in RESOLVED or state.status == "ignored":
                 at_once.append(issue)
-        carried = {**window.payloads, **payload_members(self._kept_payloads(events, window))}
+        carried = self._window_payloads(events, window)
         representatives: dict[tuple[str, str], str] = {}
         samples: dict[tuple[str, str], dict[int, str]] = {}
-        if at_once or sum(map(len, carried.values())) > MAX_CARRIED_PAYLOAD_BYTES:
+        if at_once or carried_bytes(carried) > MAX_CARRIED_PAYLOAD_BYTES:
             # A new issue's page opens on its representative at once: the window's payloads go with it.
             representatives, samples = self._put_payloads(carried, last)
             carried = {}
@@ -496,9 +497,7 @@ class IssueBatch:
         by_key = records_by_key([*window.records(), *records])
         events = [r for r in records if isinstance(r, StagedEvent)]
         states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
-        representatives, samples = self._put_payloads(
-            {**window.payloads, **payload_members(self._kept_payloads(events, window))}, last
-        )
+        representatives, samples = self._put_payloads(self._window_payloads(events, window), last)
         prefetched = _Prefetched(
             states=states,
             representatives=representatives,
@@ -782,6 +781,10 @@ class IssueBatch:
             failed = set(range(len(announcements)))
         self.summary.announced += len(announcements) - len(failed)
         self.summary.announcements_pending += len(failed)
+
+    def _window_payloads(self, segment: list[StagedEvent], window: WindowState) -> dict[PayloadName, bytes]:
+        """The payloads the window carries with those this segment keeps (a later one replaces its name's)."""
+        return {**window.payloads, **payload_members(self._kept_payloads(segment, window))}
 
     def _kept_payloads(self, segment: list[StagedEvent], window: WindowState) -> dict[PayloadName, dict[str, Any]]:
         """The payloads the sampling plan keeps (sampling.py): at most k sample slots and the representative

@@ -46,6 +46,12 @@ MAX_CARRIED_PAYLOAD_BYTES = 128 * 1024
 PayloadName = tuple[tuple[str, str], int | None]  # (issue, sample slot), the representative's slot None
 
 
+def carried_bytes(payloads: dict[PayloadName, bytes]) -> int:
+    """What carried payloads weigh, each distinct member once (a representative that is also a sample is one
+    member in the object and in the state)."""
+    return sum(len(member) for member in set(payloads.values()))
+
+
 @dataclass
 class WindowState:
     through: int | None = None  # the last sequence number summed (or skipped) in the window
@@ -111,6 +117,7 @@ class WindowState:
 
     def encode(self) -> dict[str, Any]:
         users: dict[str, int] = {}
+        members: dict[bytes, int] = {}  # each distinct payload member once, named by its index
 
         def ids(values: set[str]) -> list[int]:
             return [users.setdefault(user, len(users)) for user in sorted(values)]
@@ -150,9 +157,9 @@ class WindowState:
             "written": [[list(issue), mark, self.written_users.get(issue)] for issue, mark in self.written.items()],
             "recent": base64.b64encode(self.recent).decode() if self.recent is not None else None,
             "payloads": [
-                [list(issue), slot, base64.b64encode(member).decode()]
-                for (issue, slot), member in self.payloads.items()
+                [list(issue), slot, members.setdefault(m, len(members))] for (issue, slot), m in self.payloads.items()
             ],
+            "members": [base64.b64encode(member).decode() for member in members],
             "users": list(users),
         }
         packed = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=1)
@@ -202,8 +209,17 @@ class WindowState:
             written={(i[0], i[1]): mark for i, mark, _ in body["written"]},
             written_users={(i[0], i[1]): users for i, _, users in body["written"] if users is not None},
             recent=base64.b64decode(body["recent"]) if body["recent"] is not None else None,
-            payloads={((i[0], i[1]), slot): base64.b64decode(m) for i, slot, m in body.get("payloads", [])},
+            payloads=_payloads_of(body),
         )
+
+
+def _payloads_of(body: dict[str, Any]) -> dict[PayloadName, bytes]:
+    members = [base64.b64decode(m) for m in body.get("members", [])]
+    # A state encoded before members were shared holds each payload's member in place of its index.
+    return {
+        ((i[0], i[1]), slot): members[m] if isinstance(m, int) else base64.b64decode(m)
+        for i, slot, m in body.get("payloads", [])
+    }
 
 
 def _latest_json(latest: LatestEvent) -> dict[str, Any]:

@@ -66,14 +66,10 @@ class EventPayloadStore:
         self._s3 = s3
         self._bucket = bucket
 
-    def put_batch(self, key: str, payloads: dict[Name, dict[str, Any]]) -> dict[Name, str]:
-        """Writes the payloads into one object; returns each name's reference. A payload given under two
-        names (a representative that is also a sample) is stored once."""
-        return self.put_members(key, payload_members(payloads))
-
     def put_members(self, key: str, members: dict[Name, bytes]) -> dict[Name, str]:
-        """Writes payloads already made members (`payload_members`: a window carries them so) into one
-        object; returns each name's reference. Equal members are stored once."""
+        """Writes payloads made members (`payload_members`: a window carries them so) into one object;
+        returns each name's reference. Equal members (a representative that is also a sample) are stored
+        once."""
         references: dict[Name, str] = {}
         stored: dict[bytes, str] = {}
         parts: list[bytes] = []
