@@ -73,7 +73,7 @@ from werkzeug.wrappers import Request
 from workloads import Workload, batch_sizes, events, population_events
 
 from errata.processing.batch import WRITE_THREADS
-from infra.config import STAGES, SYSTEM_LOG_LEVEL
+from infra.config import STAGES, SYSTEM_LOG_LEVEL, stage_config
 
 INGEST_MEMORY_GB = 512 / 1024  # infra/stacks/services.py
 PROCESSOR_MEMORY_GB = 1024 / 1024  # infra/config.py ProcessorConfig.memory_mb
@@ -96,6 +96,9 @@ WORKLOADS = (
     Workload("longtail", 10_000, 0, 0, 10_000, (500, 500), events_per_second=500),
     Workload("lowrate", 3_000, 1_000, 1.1, 10_000, (1, 10), LOW_RATE_PER_SECOND, seeded=True),
 )
+# The stage profile each workload is priced on (infra/config.py): low rate is the small team's, whose one
+# shard sees every event (on the standard profile's two, each shard's windows would hold half of them).
+PROFILES = {"lowrate": "small"}
 # The event source mapping's tumbling window (infra/config.py): the processor writes each item once per window.
 TUMBLING_WINDOW_SECONDS = STAGES["prod"].processor.tumbling_window_seconds
 # Lambda ends a window early past this much state.
@@ -570,7 +573,7 @@ def run(workload: Workload, seed: int) -> Result:
     with mock_aws(), time_machine.travel(SIMULATED_START, tick=False) as clock:
         _TABLES.clear()
         prefix = f"errata-bench-{workload.name}"
-        settings = provision(boto3.client, prefix)
+        settings = provision(boto3.client, prefix, shards=_shards(workload))
         _TABLE_LABELS.update(
             {name: name.removeprefix(f"{prefix}-") for name in boto3.client("dynamodb").list_tables()["TableNames"]}
         )
@@ -683,6 +686,10 @@ def run(workload: Workload, seed: int) -> Result:
     return Result(workload, ingest, processor, floor, batches, warmup_ingest, warmup_processor, len(seeds))
 
 
+def _shards(workload: Workload) -> int:
+    return stage_config("prod", profile=PROFILES.get(workload.name, "standard")).stream.shards
+
+
 def _table_lines(result: Result) -> list[str]:
     events = result.events
     p, i = result.processor, result.ingest
@@ -692,7 +699,8 @@ def _table_lines(result: Result) -> list[str]:
     warmup = result.warmup_events
     return [
         f"## {result.workload.name}: {events:,} events after {warmup:,} that send each issue and user once, at"
-        f" {result.workload.events_per_second:,.1f} events/s on a shard, {TUMBLING_WINDOW_SECONDS} s windows;"
+        f" {result.workload.events_per_second:,.1f} events/s over {_shards(result.workload)} shard(s),"
+        f" {TUMBLING_WINDOW_SECONDS} s windows;"
         f" {result.batches:,} processor batches",
         f"  per event: WCU {(p.wcu + i.wcu) / events:.3f} (table)"
         f" + {(p.index_wcu + i.index_wcu) / events:.3f} (indexes),"

@@ -192,10 +192,11 @@ def _same_projection(described: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return same_type and sorted(have.get("NonKeyAttributes", [])) == sorted(want.get("NonKeyAttributes", []))
 
 
-def provision(client: Callable[[str], Any], prefix: str) -> Settings:
+def provision(client: Callable[[str], Any], prefix: str, shards: int = STREAM_SHARDS) -> Settings:
     """Creates Errata's resources through any boto3 client factory (the moto server, or moto in-process for
-    benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s. Resources
-    that a restored state already holds are kept."""
+    benchmarks); names come from `errata.naming`, table schemas from the tables' `TableSpec`s, the stream
+    with `shards` shards (a benchmark gives its stage's). Resources that a restored state already holds are
+    kept."""
     names = {spec.logical_name: physical_name(prefix, spec.logical_name) for spec in TABLES}
     dynamodb = client("dynamodb")
     for spec in TABLES:
@@ -215,7 +216,7 @@ def provision(client: Callable[[str], Any], prefix: str) -> Settings:
     stream = physical_name(prefix, naming.EVENTS_STREAM)
     kinesis = client("kinesis")
     with _unless_restored("ResourceInUseException"):
-        kinesis.create_stream(StreamName=stream, ShardCount=STREAM_SHARDS)
+        kinesis.create_stream(StreamName=stream, ShardCount=shards)
     kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
     bucket = physical_name(prefix, naming.EVENT_PAYLOADS_BUCKET)
     source_maps = physical_name(prefix, naming.SOURCE_MAPS_BUCKET)

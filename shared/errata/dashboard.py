@@ -159,7 +159,11 @@ class IssueQueries:
         self, project_id: str, issue_id: str, window: Window, now: datetime | None = None
     ) -> list[WindowCountView]:
         until = now or utc_now()
-        counts = self._counters.windows(issue_key(project_id, issue_id), window, until - _WINDOW_SPAN[window], until)
+        pk, since = issue_key(project_id, issue_id), until - _WINDOW_SPAN[window]
+        if window == "minute":
+            counts = self._counters.issue_minutes(pk, since, until)
+        else:
+            counts = self._counters.windows(pk, "hour", since, until)
         return [WindowCountView(start=iso_utc(c.start), events=c.events, users=c.users) for c in counts]
 
     def tag_breakdown(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from errata.models.alerts import BlastRadius
-from errata.store.counters import CounterStore, issue_key, window_key
+from errata.store.counters import CounterStore, issue_key, window_key, window_start
 from errata.traffic import CRASHED, ERRORED, REQUESTS, SESSIONS
 
 
@@ -115,17 +115,17 @@ class SignalReader:
 
     def issue_hour(self, project_id: str, issue_id: str, now: datetime) -> IssueSignals:
         """Only the current hour (what a blast radius needs): one read."""
-        hour_events, clients = self._counters.window_activity(issue_key(project_id, issue_id), now, "hour")
+        hour_events, clients = self._counters.hour_activity(issue_key(project_id, issue_id), now)
         return IssueSignals(minute_events={}, week_ago_hour_events=0, hour_events=hour_events, hour_clients=clients)
 
     def issue(self, project_id: str, issue_id: str, now: datetime) -> IssueSignals:
         pk = issue_key(project_id, issue_id)
-        minutes = self._counters.windows(pk, "minute", now - timedelta(minutes=59), now)
-        week_ago = now - timedelta(days=7)
-        hour_events, clients = self._counters.window_activity(pk, now, "hour")
+        since = window_start(now - timedelta(minutes=59), "minute")
+        hours = self._counters.issue_hours(pk, since, now)  # the minutes are counts in their hours
+        current = next((hour for hour in hours if hour.start == window_start(now, "hour")), None)
         return IssueSignals(
-            minute_events={window.start: window.events for window in minutes},
-            week_ago_hour_events=self._counters.window_activity(pk, week_ago, "hour")[0],
-            hour_events=hour_events,
-            hour_clients=clients,
+            minute_events={start: n for hour in hours for start, n in hour.minutes.items() if start >= since},
+            week_ago_hour_events=self._counters.hour_activity(pk, now - timedelta(days=7))[0],
+            hour_events=current.events if current else 0,
+            hour_clients=current.users if current else set(),
         )

@@ -118,7 +118,8 @@ def issue_events(project_id: ProjectId, issue_id: IssueId) -> dict[str, list[dic
 def issue_counts(
     project_id: ProjectId, issue_id: IssueId, window: Annotated[Literal["minute", "hour"], Query()] = "hour"
 ) -> WindowCountList:
-    """Events and users per minute (last hour) or per hour (last fourteen days, so last week's hour is there)."""
+    """Events per minute (last hour) or events and users per hour (last fourteen days, so last week's hour is
+    there)."""
     return WindowCountList(window=window, counts=queries().issue_counts(project_id, issue_id, window))
 
 

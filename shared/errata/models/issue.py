@@ -124,7 +124,7 @@ class ReleaseList(BaseModel):
 class WindowCountView(BaseModel):
     start: str = Field(description="start of the window, ISO 8601 UTC")
     events: int
-    users: int = Field(description="distinct users in the window, exact up to 100")
+    users: int | None = Field(description="distinct users in an hour, exact up to 100; null for a minute")
 
 
 class WindowCountList(BaseModel):

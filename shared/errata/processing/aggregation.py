@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from errata.processing.staged import Staged, StagedEvent, StagedTraffic, WriteKey, issue_tags
+from errata.store.counters import minute_attribute
 from errata.store.issues import IssueDelta
 
 # A window's pending releases per issue (for regressions), the latest kept: an issue seen in more releases
@@ -146,8 +147,10 @@ def tally_of(key: WriteKey, records: list[Record]) -> Tally:
         tally.events += 1
         if kind == "traffic":
             tally.increments.update(record.increments())
+        if kind == "window":
+            tally.increments[minute_attribute(record.received_at)] += 1
         identity = record.identity
-        if identity and ((kind == "window" and key[1].startswith("issue#")) or kind in ("release", "users", "sketch")):
+        if identity and kind in ("window", "release", "users", "sketch"):
             tally.users.add(identity)
         if kind == "tags":
             tally.tag_values.update(record.tag_values.items())

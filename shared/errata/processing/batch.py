@@ -41,7 +41,7 @@ from errata.sampling import plan_samples
 from errata.sketch import merge_users
 from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
-from errata.store.counters import CounterStore, UserSketch, Window, issue_key, tag_day_key
+from errata.store.counters import CounterStore, UserSketch, issue_key, tag_day_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, batch_key, payload_members
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
@@ -843,8 +843,9 @@ class IssueBatch:
     def _counter_item(self, key: WriteKey, tally: Tally) -> dict[str, Any]:
         kind = key[0]
         if kind == "window":
-            window: Window = "minute" if key[2] == "minute" else "hour"
-            return self._counters.add_item(key[1], tally.moment, window, tally.events, tally.users or None)
+            return self._counters.add_hour_item(
+                key[1], tally.moment, tally.events, dict(tally.increments), tally.users or None
+            )
         if kind == "tags":
             return self._counters.add_tags_item(key[1], tally.moment, tally.events, dict(tally.tag_values))
         if kind == "user":

@@ -8,7 +8,7 @@ from typing import Any
 
 from errata.grouping.fingerprint import Grouping
 from errata.models.event import SentryEvent
-from errata.store.counters import Window, issue_key, project_key, tag_day_key, window_key
+from errata.store.counters import issue_key, tag_day_key, window_key
 from errata.store.user_issues import alias_keys, primary_key
 from errata.traffic import CRASHED, ERRORED, ERRORS, MAX_TRAFFIC_COUNT, REQUESTS, SESSIONS
 
@@ -16,7 +16,6 @@ TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
 # An item a batch adds to: its kind first ("issue", "window", "tags", "user", "users", "active", "release",
 # "traffic", "alias", "sketch"), then what names it.
 WriteKey = tuple[str, ...]
-WINDOWS: tuple[Window, ...] = ("minute", "hour")
 
 
 @dataclass
@@ -47,10 +46,8 @@ class StagedEvent:
     def write_keys(self) -> set[WriteKey]:
         """Every item this event adds to (its samples item is written apart: only when a slot is filled)."""
         keys: set[WriteKey] = {("issue", *self.issue)}
-        for window in WINDOWS:
-            moment = window_key(self.received_at, window)
-            keys.add(("window", issue_key(*self.issue), window, moment))
-            keys.add(("window", project_key(self.project_id), window, moment))
+        # The issue's hour, which counts its minutes too (errata.store.counters).
+        keys.add(("window", issue_key(*self.issue), "hour", window_key(self.received_at, "hour")))
         keys.add(("tags", issue_key(*self.issue), tag_day_key(self.received_at)))
         primary = primary_key(self.project_id, self.event.user)
         if primary is not None:

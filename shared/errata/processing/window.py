@@ -33,7 +33,7 @@ from errata.processing.aggregation import (
     tally_of,
 )
 from errata.processing.staged import WriteKey
-from errata.store.counters import MAX_USERS_PER_WINDOW
+from errata.store.counters import MAX_USERS_PER_WINDOW, minute_attribute, window_key
 
 STATE_VERSION = 1
 # Lambda ends a window early past 1 MB of state (and a response may not pass 6 MB); the processor writes what
@@ -187,6 +187,7 @@ class WindowState:
                 ),
             )
             tallies[pending.key] = pending
+        _minutes_into_hours(tallies)
         issues = {}
         for sequence, first_seen, latest, count, first_release, last_release, user_ids, releases, ref in body["issues"]:
             pending_issue = PendingIssue(
@@ -211,6 +212,18 @@ class WindowState:
             recent=base64.b64decode(body["recent"]) if body["recent"] is not None else None,
             payloads=_payloads_of(body),
         )
+
+
+def _minutes_into_hours(tallies: dict[WriteKey, PendingTally]) -> None:
+    """A state from before an issue's minutes were counts in its hour (errata.store.counters) holds minute
+    windows, and project windows nothing reads: each minute's events become its hour's minute count."""
+    for key in [k for k in tallies if k[0] == "window" and k[2] == "minute"]:
+        pending = tallies.pop(key)
+        hour = tallies.get(("window", key[1], "hour", window_key(pending.tally.moment, "hour")))
+        if hour is not None and key[1].startswith("issue#"):
+            hour.tally.increments[minute_attribute(pending.tally.moment)] += pending.tally.events
+    for key in [k for k in tallies if k[0] == "window" and not k[1].startswith("issue#")]:
+        del tallies[key]
 
 
 def _payloads_of(body: dict[str, Any]) -> dict[PayloadName, bytes]:

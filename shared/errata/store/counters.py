@@ -1,10 +1,8 @@
 """The counters table: event counts per time window, each item expiring by TTL.
 
     pk                              sk                     attributes
-    issue#<project>#<issue>         m#<YYYY-MM-DDTHH:MM>   events (ADD), users (string set, capped)
-    issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped)
-    project#<project>               m#<YYYY-MM-DDTHH:MM>   events (ADD)
-    project#<project>               h#<YYYY-MM-DDTHH>      events (ADD)
+    issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped), one count
+                                                           per minute with events: m<MM> (ADD)
     issue#<project>#<issue>         t#<YYYY-MM-DD>         events, untracked (ADD), tag_values (string set,
                                                            capped), one count per value: t#<key>#<value> (ADD)
     project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
@@ -16,8 +14,14 @@
                                                            the issue, so its ~2 KB are not copied into every
                                                            index of the issues table on each write
 
-Minute windows live two days (rate limits, "last hour" charts); hour windows fifteen days, so the same hour
-last week is always there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
+An issue's minutes are counts in its hour item, not items of their own: a write costs a write unit per KB of
+the item however little it adds, and at a few events a window each minute item was written about as often as
+its hour (one write instead of two; at most 60 counts, ~0.5 KB). The hour lists users, the minutes do not
+(alerts count a minute's events; a minute's users were read by nothing but the API). The project's own
+minute and hour counts are gone: nothing read them, and the quota's minutes count what ingest let in.
+
+Quota minutes live two days (rate limits); hour windows fifteen days, so the same hour last week is always
+there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
 written once per batch, one item per (key, window), marked with the batch (errata.store.shard_marks), so
 replays never double count.
 """
@@ -77,6 +81,11 @@ def window_key(moment: datetime, window: Window) -> str:
     return prefix + window_start(moment, window).strftime(pattern)
 
 
+def minute_attribute(moment: datetime) -> str:
+    """The attribute of an hour item counting the events of the minute of `moment`."""
+    return f"m{moment.astimezone(UTC).minute:02d}"
+
+
 def tag_day_key(moment: datetime) -> str:
     return _TAGS_PREFIX + moment.astimezone(UTC).strftime("%Y-%m-%d")
 
@@ -125,8 +134,18 @@ class TagDays:
 class WindowCount:
     start: datetime
     events: int
-    users: int
+    users: int | None  # listed users, up to MAX_USERS_PER_WINDOW; None: a minute, which lists none
     dropped: int = 0
+
+
+@dataclass(frozen=True)
+class IssueHour:
+    """An issue's hour item as read: its events, listed users and the counts of its minutes."""
+
+    start: datetime
+    events: int
+    users: set[str]
+    minutes: dict[datetime, int]
 
 
 class CounterStore:
@@ -134,27 +153,35 @@ class CounterStore:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def add_item(
-        self, pk: str, moment: datetime, window: Window, events: int, users: set[str] | None = None
+    def add_hour_item(
+        self, pk: str, moment: datetime, events: int, minutes: dict[str, int], users: set[str] | None = None
     ) -> dict[str, Any]:
-        """A TransactWriteItems entry adding `events` (and users) to the window holding `moment`."""
-        expires_at = int((window_start(moment, window) + WINDOW_TTL[window]).timestamp())
-        expression = "ADD events :events SET expires_at = :expires_at"
+        """An Update adding `events` (with the counts of their minutes, by `minute_attribute`, and their
+        users) to the hour holding `moment`."""
+        expires_at = int((window_start(moment, "hour") + WINDOW_TTL["hour"]).timestamp())
+        names: dict[str, str] = {}
+        adds = ["events :events"]
         values: dict[str, Any] = {":events": events, ":expires_at": expires_at}
-        sk = window_key(moment, window)
+        for index, (minute, count) in enumerate(sorted(minutes.items())):
+            names[f"#m{index}"] = minute
+            values[f":m{index}"] = count
+            adds.append(f"#m{index} :m{index}")
+        sk = window_key(moment, "hour")
         update: dict[str, Any] = {"TableName": self._table, "Key": to_item({"pk": pk, "sk": sk})}
         if users and (pk, sk) not in _FULL_WINDOWS:
             listed = sorted(users)[:MAX_USERS_PER_WINDOW]
-            expression = "ADD events :events, #users :users SET expires_at = :expires_at"
+            adds.append("#users :users")
             values[":users"] = set(listed)
             # ADD grows the set across batches: without this bound an issue's hour with 10,000 users passes
             # DynamoDB's 400 KB item limit and every write to it fails. When the condition fails the
             # processor writes the window again without users (WindowFull).
             update["ConditionExpression"] = "attribute_not_exists(#users) OR size(#users) <= :room"
             values[":room"] = MAX_USERS_PER_WINDOW - len(listed)
-            update["ExpressionAttributeNames"] = {"#users": "users"}
-        update["UpdateExpression"] = expression
+            names["#users"] = "users"
+        update["UpdateExpression"] = "ADD " + ", ".join(adds) + " SET expires_at = :expires_at"
         update["ExpressionAttributeValues"] = to_item(values)
+        if names:
+            update["ExpressionAttributeNames"] = names
         return {"Update": update}
 
     def add_tags_item(
@@ -371,19 +398,11 @@ class CounterStore:
         values = from_item(response["Item"]) if "Item" in response else {}
         return {int(name[1:]): value for name, value in values.items() if name[:1] == "s" and name[1:].isdigit()}
 
-    def events_in(self, pk: str, moment: datetime, window: Window) -> int:
+    def hour_activity(self, pk: str, moment: datetime) -> tuple[int, set[str]]:
+        """Events and the listed users of the issue's hour holding `moment`."""
         response = self._dynamodb.get_item(
             TableName=self._table,
-            Key=to_item({"pk": pk, "sk": window_key(moment, window)}),
-            ProjectionExpression="events",
-        )
-        return int(from_item(response["Item"]).get("events", 0)) if "Item" in response else 0
-
-    def window_activity(self, pk: str, moment: datetime, window: Window) -> tuple[int, set[str]]:
-        """Events and the listed users of the window holding `moment`."""
-        response = self._dynamodb.get_item(
-            TableName=self._table,
-            Key=to_item({"pk": pk, "sk": window_key(moment, window)}),
+            Key=to_item({"pk": pk, "sk": window_key(moment, "hour")}),
             ProjectionExpression="events, #users",
             ExpressionAttributeNames={"#users": "users"},
         )
@@ -439,3 +458,37 @@ class CounterStore:
                 WindowCount(start=start, events=values.get("events", 0), users=users, dropped=values.get("dropped", 0))
             )
         return counts
+
+    def issue_hours(self, pk: str, since: datetime, until: datetime) -> list[IssueHour]:
+        """The issue's hours from the one holding `since` to the one holding `until`, with their minutes,
+        oldest first (one Query)."""
+        prefix, pattern = _FORMATS["hour"]
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
+            ExpressionAttributeValues=to_item(
+                {":pk": pk, ":from": window_key(since, "hour"), ":to": window_key(until, "hour")}
+            ),
+        )
+        hours = []
+        for item in response.get("Items", []):
+            values = from_item(item)
+            start = datetime.strptime(values["sk"].removeprefix(prefix), pattern).replace(tzinfo=UTC)
+            minutes = {
+                start + timedelta(minutes=int(name[1:])): int(count)
+                for name, count in values.items()
+                if len(name) == 3 and name[0] == "m" and name[1:].isdigit()
+            }
+            hours.append(IssueHour(start, int(values.get("events", 0)), set(values.get("users", [])), minutes))
+        return hours
+
+    def issue_minutes(self, pk: str, since: datetime, until: datetime) -> list[WindowCount]:
+        """The issue's minutes with events from the one holding `since` to the one holding `until`, oldest
+        first (their hours: one Query)."""
+        first, last = window_start(since, "minute"), window_start(until, "minute")
+        return [
+            WindowCount(start=start, events=events, users=None)
+            for hour in self.issue_hours(pk, since, until)
+            for start, events in sorted(hour.minutes.items())
+            if first <= start <= last
+        ]
