@@ -25,7 +25,7 @@ from errata.models.issue import (
 )
 from errata.search import IssueSearch
 from errata.source_control.links import culprit_frame, frame_link, link_event, source_ref
-from errata.store.counters import CounterStore, Window, issue_key, quota_key
+from errata.store.counters import CounterStore, Window, issue_key, quota_key, window_start
 from errata.store.event_payloads import EventPayloadStore, sample_key
 from errata.store.integrations import IntegrationStore
 from errata.store.issues import IssueFilter, IssueSort, IssueStore
@@ -171,7 +171,8 @@ class IssueQueries:
     ) -> TagBreakdownList:
         """Each breakdown tag's `top` values over the issue's last `days` days (one Query of its tag days)."""
         until = now or utc_now()
-        found = self._counters.tag_days(issue_key(project_id, issue_id), until - timedelta(days=days - 1), until)
+        since = window_start(until - timedelta(days=days - 1), "hour").replace(hour=0)  # whole days
+        found = self._counters.tag_counts(issue_key(project_id, issue_id), since, until)
         tags = []
         for key in TAG_KEYS:
             counted = sorted(

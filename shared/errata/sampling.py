@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from errata.store.counters import tag_day_key
+from errata.timefmt import day_key
 
 E = TypeVar("E")
 
@@ -40,12 +40,12 @@ def plan_samples(
     sample_size: int,
     rng: random.Random,
 ) -> SamplePlan[E]:
-    """`events` of one issue in stream order; `prior_by_day` the issue's events of each day (tag day key)
+    """`events` of one issue in stream order; `prior_by_day` the issue's events of each day (`day_key`)
     counted before them."""
     plan: SamplePlan[E] = SamplePlan()
     seen = dict(prior_by_day)
     for event in events:
-        day = tag_day_key(received_at(event))
+        day = day_key(received_at(event))
         seen[day] = n = seen.get(day, 0) + 1
         slot = n - 1 if n <= sample_size else rng.randrange(n)
         if slot < sample_size:

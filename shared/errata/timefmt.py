@@ -12,3 +12,8 @@ def iso_utc(moment: datetime) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def day_key(moment: datetime) -> str:
+    """The UTC day of `moment`, `YYYY-MM-DD` (an issue's day count and sampling reservoir run over it)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")

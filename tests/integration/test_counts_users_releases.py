@@ -53,17 +53,15 @@ def test_minute_and_hour_windows_count_and_expire(stack: LocalStack, info: Stack
         ExpressionAttributeValues={":pk": {"S": issue_key(project.project_id, issue["id"])}},
     )["Items"]
     by_window = {item["sk"]["S"][:1]: item for item in items}
-    # hour (its minutes counted in it), the issue's tag day, its samples' references
-    # (errata.store.event_payloads) and its users' sketch, which the issue item no longer carries (every
-    # index of the issues table copied it)
-    assert set(by_window) == {"h", "t", "s", "u"}
+    # hour (its minutes and tag values counted in it), its samples' references (errata.store.event_payloads)
+    # and its users' sketch, which the issue item no longer carries (every index of the issues table copied it)
+    assert set(by_window) == {"h", "s", "u"}
     assert "expires_at" not in by_window["u"]  # it lives as long as the issue
     assert 89 * 86400 < int(by_window["s"]["expires_at"]["N"]) - time.time() <= 90 * 86400
     now = time.time()
     hour_expiry = int(by_window["h"]["expires_at"]["N"]) - now
     assert 14 * 86400 < hour_expiry <= 15 * 86400
-    assert 14 * 86400 < int(by_window["t"]["expires_at"]["N"]) - now <= 15 * 86400
-    assert int(by_window["t"]["events"]["N"]) == 12
+    assert int(by_window["h"]["events"]["N"]) == 12
     ttl = dynamodb.describe_time_to_live(TableName=info.settings.counters_table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 

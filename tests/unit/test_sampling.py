@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from errata.sampling import plan_samples
 
 START = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-DAY = "t#2026-11-27"
+DAY = "2026-11-27"
 
 
 def _plan(count: int, prior: int = 0, k: int = 5, seed: int = 1, spacing: float = 0.001):  # type: ignore[no-untyped-def]

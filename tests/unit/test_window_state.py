@@ -44,8 +44,8 @@ def test_a_state_encoded_before_members_were_shared_still_decodes() -> None:
 
 
 def test_a_state_with_minute_windows_decodes_to_its_hours_minute_counts() -> None:
-    """Before an issue's minutes were counts in its hour item, a window summed minute windows apart, and the
-    project's windows too (nothing read those)."""
+    """Before an issue's minutes and tag values were counts in its hour item, a window summed minute
+    windows and tag days apart, and the project's windows too (nothing read those)."""
     at = datetime(2026, 12, 8, 9, 59, 40, tzinfo=UTC)
     later = datetime(2026, 12, 8, 10, 0, 5, tzinfo=UTC)
 
@@ -63,15 +63,19 @@ def test_a_state_with_minute_windows_decodes_to_its_hours_minute_counts() -> Non
                 pending(("window", "issue#1#ab", "hour", "h#2026-12-08T10"), later, 2),
                 pending(("window", "project#1", "minute", "m#2026-12-08T09:59"), at, 3),
                 pending(("window", "project#1", "hour", "h#2026-12-08T09"), at, 3),
-                pending(("tags", "issue#1#ab", "t#2026-12-08"), at, 5),
+                PendingTally(
+                    sequence_number=9,
+                    key=("tags", "issue#1#ab", "t#2026-12-08"),
+                    tally=Tally(moment=at, last=later, events=5, tag_values=Counter({("release", "api@1"): 5})),
+                ),
             )
         },
     )
     decoded = WindowState.decode(earlier.encode())
     assert sorted(decoded.tallies) == [
-        ("tags", "issue#1#ab", "t#2026-12-08"),
         ("window", "issue#1#ab", "hour", "h#2026-12-08T09"),
         ("window", "issue#1#ab", "hour", "h#2026-12-08T10"),
     ]
     hours = [decoded.tallies["window", "issue#1#ab", "hour", f"h#2026-12-08T{h}"].tally for h in ("09", "10")]
     assert [(t.events, t.increments) for t in hours] == [(3, Counter(m59=3)), (2, Counter(m00=2))]
+    assert [t.tag_values for t in hours] == [Counter(), Counter({("release", "api@1"): 5})]  # the day's latest hour

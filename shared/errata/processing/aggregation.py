@@ -149,11 +149,10 @@ def tally_of(key: WriteKey, records: list[Record]) -> Tally:
             tally.increments.update(record.increments())
         if kind == "window":
             tally.increments[minute_attribute(record.received_at)] += 1
+            tally.tag_values.update(record.tag_values.items())
         identity = record.identity
         if identity and kind in ("window", "release", "users", "sketch"):
             tally.users.add(identity)
-        if kind == "tags":
-            tally.tag_values.update(record.tag_values.items())
     return tally
 
 

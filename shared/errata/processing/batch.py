@@ -38,10 +38,10 @@ from errata.processing.window import (
     encoded_size,
 )
 from errata.sampling import plan_samples
-from errata.sketch import merge_users
+from errata.sketch import RELEASE_LG_K, merge_users
 from errata.store.alert_bus import AlertBus
 from errata.store.artifacts import ArtifactUnavailable
-from errata.store.counters import CounterStore, UserSketch, issue_key, tag_day_key
+from errata.store.counters import CounterStore, UserSketch, issue_key
 from errata.store.dead_letters import DeadLetterQueue
 from errata.store.event_payloads import EventPayloadStore, batch_key, payload_members
 from errata.store.issues import Announcement, IssueAliases, IssueState, IssueStore, StatusChange
@@ -52,7 +52,7 @@ from errata.store.stream_positions import RecentEventIds, StreamPositionStore
 from errata.store.user_issues import UserAliasCache, UserIssueStore
 from errata.symbolication.symbolicator import Symbolicator
 from errata.tag_values import tag_values
-from errata.timefmt import iso_utc, utc_now
+from errata.timefmt import day_key, iso_utc, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -623,8 +623,8 @@ class IssueBatch:
                 since = found  # an earlier attempt wrote the records up to `found`: add the rest
                 continue
             # The mark let the write through: the item's own condition refused it.
-            if key[0] in ("window", "tags"):
-                self._counters.mark_full(key[1], key[-1])  # its list is full: count events only
+            if key[0] == "window":
+                self._counters.note_refusal(request, item)  # a list is full: write without it
             else:
                 outcome.conflicts += 1  # another shard changed the issue or sketch read: read it again
                 self._back_off(attempt)
@@ -792,21 +792,22 @@ class IssueBatch:
         by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
         for staged in segment:
             by_issue.setdefault(staged.issue, []).append(staged)
-        prior: dict[str, dict[str, int]] = {}  # the issue's events of each day the batch's events fall in
-        for (pk, day), count in self._counters.events_many(
-            [(issue_key(*e.issue), tag_day_key(e.received_at)) for e in segment]
-        ).items():
-            prior.setdefault(pk, {})[day] = count
-        in_segment = {issue_key(*issue) for issue in by_issue}
-        for (pk, day), count in window.pending_events().items():  # the window's, not in the tag days yet
-            if pk in in_segment:
-                prior.setdefault(pk, {})[day] = prior.get(pk, {}).get(day, 0) + count
+        # The issue's events of its latest day before this segment: its item's day count, and the window's
+        # events not written to the item yet (dated by their latest).
+        prior: dict[tuple[str, str], dict[str, int]] = {}
+        for issue, state in self._issues.current_states(list(by_issue), consistent=False).items():
+            if state.day:
+                prior[issue] = {state.day: state.events_of_day}
+        for issue in by_issue.keys() & window.issues.keys():
+            pending = window.issues[issue]
+            day = day_key(pending.latest.received_at)
+            prior.setdefault(issue, {})[day] = prior.get(issue, {}).get(day, 0) + pending.count
         kept: dict[PayloadName, dict[str, Any]] = {}
         for issue, events in by_issue.items():
             plan = plan_samples(
                 events,
                 received_at=lambda staged: staged.received_at,
-                prior_by_day=prior.get(issue_key(*issue), {}),
+                prior_by_day=prior.get(issue, {}),
                 sample_size=self._project_settings(issue[0]).sample_size,
                 rng=self._rng,
             )
@@ -837,17 +838,15 @@ class IssueBatch:
         self, key: WriteKey, tally: Tally, release_users: dict[tuple[str, str], ReleaseUsers]
     ) -> dict[str, Any]:
         prior = release_users[(key[1], key[2])]
-        sketch, count = merge_users(prior.sketch, tally.users)
+        sketch, count = merge_users(prior.sketch, tally.users, lg_k=RELEASE_LG_K)
         return self._releases.seen_item(key[1], key[2], tally.events, tally.moment, tally.last, (sketch, count, prior))
 
     def _counter_item(self, key: WriteKey, tally: Tally) -> dict[str, Any]:
         kind = key[0]
         if kind == "window":
             return self._counters.add_hour_item(
-                key[1], tally.moment, tally.events, dict(tally.increments), tally.users or None
+                key[1], tally.moment, tally.events, dict(tally.increments), tally.users or None, dict(tally.tag_values)
             )
-        if kind == "tags":
-            return self._counters.add_tags_item(key[1], tally.moment, tally.events, dict(tally.tag_values))
         if kind == "user":
             return self._user_issues.add_item(key[1], key[2], tally.events, tally.last)
         if kind == "traffic":

@@ -8,12 +8,12 @@ from typing import Any
 
 from errata.grouping.fingerprint import Grouping
 from errata.models.event import SentryEvent
-from errata.store.counters import issue_key, tag_day_key, window_key
+from errata.store.counters import issue_key, window_key
 from errata.store.user_issues import alias_keys, primary_key
 from errata.traffic import CRASHED, ERRORED, ERRORS, MAX_TRAFFIC_COUNT, REQUESTS, SESSIONS
 
 TRAFFIC_COUNTS = (SESSIONS, ERRORED, CRASHED, REQUESTS)
-# An item a batch adds to: its kind first ("issue", "window", "tags", "user", "users", "active", "release",
+# An item a batch adds to: its kind first ("issue", "window", "user", "users", "active", "release",
 # "traffic", "alias", "sketch"), then what names it.
 WriteKey = tuple[str, ...]
 
@@ -46,9 +46,8 @@ class StagedEvent:
     def write_keys(self) -> set[WriteKey]:
         """Every item this event adds to (its samples item is written apart: only when a slot is filled)."""
         keys: set[WriteKey] = {("issue", *self.issue)}
-        # The issue's hour, which counts its minutes too (errata.store.counters).
+        # The issue's hour, which counts its minutes and tag values too (errata.store.counters).
         keys.add(("window", issue_key(*self.issue), "hour", window_key(self.received_at, "hour")))
-        keys.add(("tags", issue_key(*self.issue), tag_day_key(self.received_at)))
         primary = primary_key(self.project_id, self.event.user)
         if primary is not None:
             keys.add(("user", primary, self.issue_id))

@@ -71,10 +71,6 @@ class WindowState:
         """The pending sums, as records to write."""
         return [*self.tallies.values(), *self.issues.values()]
 
-    def pending_events(self) -> dict[tuple[str, str], int]:
-        """Events summed per (issue key, tag day): what the tag days in DynamoDB do not count yet."""
-        return {(key[1], key[2]): p.tally.events for key, p in self.tallies.items() if key[0] == "tags"}
-
     def folded(
         self,
         by_key: dict[WriteKey, list[Record]],
@@ -215,13 +211,17 @@ class WindowState:
 
 
 def _minutes_into_hours(tallies: dict[WriteKey, PendingTally]) -> None:
-    """A state from before an issue's minutes were counts in its hour (errata.store.counters) holds minute
-    windows, and project windows nothing reads: each minute's events become its hour's minute count."""
-    for key in [k for k in tallies if k[0] == "window" and k[2] == "minute"]:
+    """A state from before an issue's minutes and tag values were counts in its hour (errata.store.counters)
+    holds minute windows and tag days, and project windows nothing reads: each minute's events become its
+    hour's minute count, each tag day's values its latest hour's (the events are in the hours already)."""
+    for key in [k for k in tallies if (k[0] == "window" and k[2] == "minute") or k[0] == "tags"]:
         pending = tallies.pop(key)
-        hour = tallies.get(("window", key[1], "hour", window_key(pending.tally.moment, "hour")))
+        moment = pending.tally.moment if key[0] == "window" else pending.tally.last
+        hour = tallies.get(("window", key[1], "hour", window_key(moment, "hour")))
         if hour is not None and key[1].startswith("issue#"):
-            hour.tally.increments[minute_attribute(pending.tally.moment)] += pending.tally.events
+            if key[0] == "window":
+                hour.tally.increments[minute_attribute(moment)] += pending.tally.events
+            hour.tally.tag_values.update(pending.tally.tag_values)
     for key in [k for k in tallies if k[0] == "window" and not k[1].startswith("issue#")]:
         del tallies[key]
 

@@ -2,9 +2,9 @@
 
     pk                              sk                     attributes
     issue#<project>#<issue>         h#<YYYY-MM-DDTHH>      events (ADD), users (string set, capped), one count
-                                                           per minute with events: m<MM> (ADD)
-    issue#<project>#<issue>         t#<YYYY-MM-DD>         events, untracked (ADD), tag_values (string set,
-                                                           capped), one count per value: t#<key>#<value> (ADD)
+                                                           per minute with events: m<MM> (ADD), untracked
+                                                           (ADD), tag_values (string set, capped), one count
+                                                           per value: t#<key>#<value> (ADD)
     project#<project>               u#<YYYY-MM-DDTHH>      sketch (HLL of the hour's users), users, revision
     quota#<project>                 m#<YYYY-MM-DDTHH:MM>   accepted, dropped (ADD): what ingest let in and refused
     active#<YYYY-MM-DDTHH:MM>       <project>              events (ADD): projects with events that minute
@@ -14,11 +14,13 @@
                                                            the issue, so its ~2 KB are not copied into every
                                                            index of the issues table on each write
 
-An issue's minutes are counts in its hour item, not items of their own: a write costs a write unit per KB of
-the item however little it adds, and at a few events a window each minute item was written about as often as
-its hour (one write instead of two; at most 60 counts, ~0.5 KB). The hour lists users, the minutes do not
-(alerts count a minute's events; a minute's users were read by nothing but the API). The project's own
+An issue's minutes and its tag values are counts in its hour item, not items of their own: a write costs a
+write unit per KB of the item however little it adds, and at a few events a window each minute item and each
+tag day was written about as often as the hour (one write instead of three; the minutes are at most 60
+counts, ~0.5 KB). The hour lists users, the minutes do not (alerts count a minute's events; a minute's users
+were read by nothing but the API). A tag breakdown sums the hours of its days (one Query). The project's own
 minute and hour counts are gone: nothing read them, and the quota's minutes count what ingest let in.
+Items written before (`m#<minute>` and `t#<day>` of an issue) expire unread.
 
 Quota minutes live two days (rate limits); hour windows fifteen days, so the same hour last week is always
 there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
@@ -50,22 +52,20 @@ WINDOW_TTL = {"minute": timedelta(days=2), "hour": timedelta(days=15)}
 # Past this many distinct users in a window, the window keeps counting events but stops listing users
 # (about 4 KB of ids): the issue's HyperLogLog sketch is the unbounded answer.
 MAX_USERS_PER_WINDOW = 100
-# An issue's tag day lists at most this many distinct tag values (each at most TAG_VALUE_LENGTH characters,
+# An issue's hour lists at most this many distinct tag values (each at most TAG_VALUE_LENGTH characters,
 # keys from errata.tag_values): at most ~7 KB. Events past it count as `untracked`.
-MAX_TAG_VALUES_PER_DAY = 40
+MAX_TAG_VALUES_PER_HOUR = 40
 TAG_VALUE_LENGTH = 64
 _SAMPLES_SK = "samples"
 _ISSUE_USERS_SK = "users"
 # Samples point into batch objects, which the bucket keeps at most 90 days (infra: payload_retention_days).
 SAMPLES_TTL = timedelta(days=90)
-_TAGS_PREFIX = "t#"
 _TAG_COUNT_PREFIX = "t#"
-TAG_TTL = timedelta(days=15)
 
 
-# Windows known to be full, per container: a batch that writes one again skips its users instead of failing
-# its transaction once to find out. Bounded; a forgotten entry costs one retried transaction.
-_FULL_WINDOWS: OrderedDict[tuple[str, str], None] = OrderedDict()
+# Hours whose user or tag value list is known to be full, per container: a write to one again skips that list
+# instead of being refused once to find out. Bounded; a forgotten entry costs one refused write.
+_FULL_WINDOWS: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 _FULL_WINDOWS_KEPT = 10_000
 
 
@@ -84,10 +84,6 @@ def window_key(moment: datetime, window: Window) -> str:
 def minute_attribute(moment: datetime) -> str:
     """The attribute of an hour item counting the events of the minute of `moment`."""
     return f"m{moment.astimezone(UTC).minute:02d}"
-
-
-def tag_day_key(moment: datetime) -> str:
-    return _TAGS_PREFIX + moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def issue_key(project_id: str, issue_id: str) -> str:
@@ -121,8 +117,8 @@ class UserSketch:
 
 
 @dataclass(frozen=True)
-class TagDays:
-    """An issue's tag values summed over days: events, those whose values were past the cap, and the
+class TagCounts:
+    """An issue's tag values summed over hours: events, those whose values were past the cap, and the
     count of each (key, value)."""
 
     events: int
@@ -154,10 +150,20 @@ class CounterStore:
         self._table = table_name
 
     def add_hour_item(
-        self, pk: str, moment: datetime, events: int, minutes: dict[str, int], users: set[str] | None = None
+        self,
+        pk: str,
+        moment: datetime,
+        events: int,
+        minutes: dict[str, int],
+        users: set[str] | None = None,
+        tag_values: dict[tuple[str, str], int] | None = None,
     ) -> dict[str, Any]:
-        """An Update adding `events` (with the counts of their minutes, by `minute_attribute`, and their
-        users) to the hour holding `moment`."""
+        """An Update adding `events` to the hour holding `moment`: the counts of their minutes (by
+        `minute_attribute`), their users and their tag values. The user and value lists are bounded by a
+        condition (ADD grows a set across writes: without a bound an issue's hour with 10,000 users passes
+        DynamoDB's 400 KB item limit and every write to it fails); when it refuses, the processor marks the
+        list full (`note_refusal`) and writes again without it, a full value list counting events as
+        untracked."""
         expires_at = int((window_start(moment, "hour") + WINDOW_TTL["hour"]).timestamp())
         names: dict[str, str] = {}
         adds = ["events :events"]
@@ -168,73 +174,73 @@ class CounterStore:
             adds.append(f"#m{index} :m{index}")
         sk = window_key(moment, "hour")
         update: dict[str, Any] = {"TableName": self._table, "Key": to_item({"pk": pk, "sk": sk})}
-        if users and (pk, sk) not in _FULL_WINDOWS:
+        conditions = []
+        if users and (pk, sk, "users") not in _FULL_WINDOWS:
             listed = sorted(users)[:MAX_USERS_PER_WINDOW]
             adds.append("#users :users")
             values[":users"] = set(listed)
-            # ADD grows the set across batches: without this bound an issue's hour with 10,000 users passes
-            # DynamoDB's 400 KB item limit and every write to it fails. When the condition fails the
-            # processor writes the window again without users (WindowFull).
-            update["ConditionExpression"] = "attribute_not_exists(#users) OR size(#users) <= :room"
-            values[":room"] = MAX_USERS_PER_WINDOW - len(listed)
+            conditions.append("attribute_not_exists(#users) OR size(#users) <= :user_room")
+            values[":user_room"] = MAX_USERS_PER_WINDOW - len(listed)
             names["#users"] = "users"
+        if tag_values and (pk, sk, "tags") not in _FULL_WINDOWS:
+            counted = sorted(tag_values)[:MAX_TAG_VALUES_PER_HOUR]
+            for index, (key, value) in enumerate(counted):
+                names[f"#t{index}"] = f"{_TAG_COUNT_PREFIX}{key}#{value}"
+                values[f":t{index}"] = tag_values[(key, value)]
+                adds.append(f"#t{index} :t{index}")
+            adds.append("#values :values")
+            values[":values"] = {f"{key}#{value}" for key, value in counted}
+            conditions.append("attribute_not_exists(#values) OR size(#values) <= :value_room")
+            values[":value_room"] = MAX_TAG_VALUES_PER_HOUR - len(counted)
+            names["#values"] = "tag_values"
+        elif tag_values:
+            adds.append("untracked :events")
         update["UpdateExpression"] = "ADD " + ", ".join(adds) + " SET expires_at = :expires_at"
         update["ExpressionAttributeValues"] = to_item(values)
+        if conditions:
+            # DynamoDB refuses parentheses around a lone condition ("redundant").
+            update["ConditionExpression"] = (
+                " AND ".join(f"({c})" for c in conditions) if len(conditions) > 1 else conditions[0]
+            )
         if names:
             update["ExpressionAttributeNames"] = names
         return {"Update": update}
 
-    def add_tags_item(
-        self, pk: str, moment: datetime, events: int, values: dict[tuple[str, str], int]
-    ) -> dict[str, Any]:
-        """A TransactWriteItems entry adding `events` and their tag values to the day holding `moment`. Like
-        a window's users, the value list is bounded by a condition; a full day counts events as untracked."""
-        sk = tag_day_key(moment)
-        expires_at = int((window_start(moment, "hour").replace(hour=0) + TAG_TTL).timestamp())
-        update: dict[str, Any] = {"TableName": self._table, "Key": to_item({"pk": pk, "sk": sk})}
-        attribute_values: dict[str, Any] = {":events": events, ":expires_at": expires_at}
-        if not values or (pk, sk) in _FULL_WINDOWS:
-            update["UpdateExpression"] = "ADD events :events, untracked :untracked SET expires_at = :expires_at"
-            attribute_values[":untracked"] = events if values else 0
-            update["ExpressionAttributeValues"] = to_item(attribute_values)
-            return {"Update": update}
-        listed = sorted(values)[:MAX_TAG_VALUES_PER_DAY]
-        names = {"#values": "tag_values"}
-        adds = ["events :events", "#values :values"]
-        for index, (key, value) in enumerate(listed):
-            names[f"#t{index}"] = f"{_TAG_COUNT_PREFIX}{key}#{value}"
-            attribute_values[f":t{index}"] = values[(key, value)]
-            adds.append(f"#t{index} :t{index}")
-        attribute_values[":values"] = {f"{key}#{value}" for key, value in listed}
-        attribute_values[":room"] = MAX_TAG_VALUES_PER_DAY - len(listed)
-        update["UpdateExpression"] = "ADD " + ", ".join(adds) + " SET expires_at = :expires_at"
-        update["ConditionExpression"] = "attribute_not_exists(#values) OR size(#values) <= :room"
-        update["ExpressionAttributeNames"] = names
-        update["ExpressionAttributeValues"] = to_item(attribute_values)
-        return {"Update": update}
-
-    def tag_days(self, pk: str, since: datetime, until: datetime) -> TagDays:
-        """The tag days of `pk` from `since` to `until`, summed (one Query)."""
-        response = self._dynamodb.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :from AND :to",
-            ExpressionAttributeValues=to_item({":pk": pk, ":from": tag_day_key(since), ":to": tag_day_key(until)}),
-        )
+    def tag_counts(self, pk: str, since: datetime, until: datetime) -> TagCounts:
+        """The tag values of the hours of `pk` from `since` to `until`, summed (one Query, a page at a
+        time: a busy issue's fourteen days are a few hundred items of a few KB)."""
         events = untracked = 0
         counts: Counter[tuple[str, str]] = Counter()
-        for item in response.get("Items", []):
-            values = from_item(item)
-            events += int(values.get("events", 0))
-            untracked += int(values.get("untracked", 0))
-            for name, count in values.items():
-                if name.startswith(_TAG_COUNT_PREFIX):
-                    key, _, value = name.removeprefix(_TAG_COUNT_PREFIX).partition("#")
-                    counts[(key, value)] += int(count)
-        return TagDays(events=events, untracked=untracked, counts=dict(counts))
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": to_item(
+                {":pk": pk, ":from": window_key(since, "hour"), ":to": window_key(until, "hour")}
+            ),
+        }
+        while True:
+            response = self._dynamodb.query(**request)
+            for item in response.get("Items", []):
+                values = from_item(item)
+                events += int(values.get("events", 0))
+                untracked += int(values.get("untracked", 0))
+                for name, count in values.items():
+                    if name.startswith(_TAG_COUNT_PREFIX):
+                        key, _, value = name.removeprefix(_TAG_COUNT_PREFIX).partition("#")
+                        counts[(key, value)] += int(count)
+            if "LastEvaluatedKey" not in response:
+                return TagCounts(events=events, untracked=untracked, counts=dict(counts))
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def mark_full(self, pk: str, sk: str) -> None:
-        """The item's user or tag value list is full (its condition failed): later writes count events only."""
-        _FULL_WINDOWS[(pk, sk)] = None
+    def note_refusal(self, request: dict[str, Any], item: dict[str, Any]) -> None:
+        """An hour's write was refused by its condition: marks the list that is full (`item`: the item as it
+        was, DynamoDB JSON), so the next write leaves it out."""
+        pk, sk = request["Key"]["pk"]["S"], request["Key"]["sk"]["S"]
+        room = from_item(request["ExpressionAttributeValues"])
+        found = from_item(item)
+        for part, attribute, limit in (("users", "users", ":user_room"), ("tags", "tag_values", ":value_room")):
+            if limit in room and len(found.get(attribute, ())) > int(room[limit]):
+                _FULL_WINDOWS[(pk, sk, part)] = None
         while len(_FULL_WINDOWS) > _FULL_WINDOWS_KEPT:
             _FULL_WINDOWS.popitem(last=False)
 

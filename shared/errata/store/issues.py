@@ -21,7 +21,7 @@ from errata.store.dynamo import (
 )
 from errata.store.shard_marks import MARK_PREFIX, stale_marks
 from errata.store.tables import GlobalIndex, KeyAttribute, TableSpec
-from errata.timefmt import iso_utc
+from errata.timefmt import day_key, iso_utc
 
 IssueSort = Literal["frequency", "recency", "users", "impact"]
 
@@ -100,6 +100,15 @@ class IssueState:
     stale_marks: tuple[str, ...] = ()
     ranks: Ranks | None = None  # None: written before ranks were kept
     marks: dict[str, str] = field(default_factory=dict)  # every shard's mark, by attribute
+    # The day of the issue's latest write and its event count before that day: the sampling reservoir runs
+    # over the issue's day (errata.sampling). "" before the item kept them.
+    day: str = ""
+    day_base: int = 0
+
+    @property
+    def events_of_day(self) -> int:
+        """The issue's events on `day` (as written)."""
+        return self.event_count - self.day_base
 
 
 @dataclass(frozen=True)
@@ -201,13 +210,16 @@ class IssueStore:
         self._dynamodb = dynamodb
         self._table = table_name
 
-    def current_states(self, project_issue_ids: list[tuple[str, str]]) -> dict[tuple[str, str], IssueState]:
+    def current_states(
+        self, project_issue_ids: list[tuple[str, str]], consistent: bool = True
+    ) -> dict[tuple[str, str], IssueState]:
+        """Each issue's state; `consistent=False` for a reader a stale one cannot mislead (half the cost)."""
         items = batch_get(
             self._dynamodb,
             self._table,
             # The whole item (a read costs by item size, whatever is projected): its shard marks too.
             [{"project_id": p, "issue_id": i} for p, i in project_issue_ids],
-            consistent=True,
+            consistent=consistent,
         )
         now = datetime.now(UTC)
         return {
@@ -232,6 +244,8 @@ class IssueStore:
                 )
                 if "ranked_at" in values
                 else None,
+                day=values.get("events_day", ""),
+                day_base=int(values.get("events_day_base", 0)),
             )
             for values in items
         }
@@ -306,6 +320,11 @@ class IssueStore:
         if delta.tags:
             sets.append("tags = :tags")
             values[":tags"] = delta.tags
+        day = day_key(delta.last_seen)
+        if state is None or state.day != day:  # the first write of the issue's day: its count so far
+            sets.append("events_day = :events_day, events_day_base = :events_day_base")
+            values[":events_day"] = day
+            values[":events_day_base"] = state.event_count if state is not None else 0
         if impact is not None:
             sets.append("impact = :impact")
             values[":impact"] = Decimal(str(impact))
