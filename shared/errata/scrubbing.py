@@ -102,6 +102,12 @@ _KNOWN_TOKEN_HINTS = re.compile(
     r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA|Iza)|_live_|_test_|gh|glpat-|xox|npm_|errata_|eyJ"
 )
 _IP_KEYS = frozenset({"ip_address", "remote_addr", "client_ip", "ip"})
+# Strings the rules left as they were, per container: events of one issue repeat most of theirs (frames'
+# context lines, breadcrumbs, headers), and a string no rule changed made no rule remember a secret either
+# (each rule that remembers one replaces it), so it is returned at once. Bounded: emptied when full.
+_CLEAN: set[tuple[bool, str]] = set()
+_CLEAN_KEPT = 20_000
+_CLEAN_MAX_CHARS = 512
 _MAX_DEPTH = 128
 # A secret is searched for elsewhere only when it looks like one: long enough ("1234" would filter line
 # numbers) and not a plain word ("failed" after `auth:` is not a password worth filtering everywhere).
@@ -184,8 +190,16 @@ class _Scrubber:
         key-value, 9 digits for a social security number, ...): most strings of an event hold none, and
         eleven regex passes over every string were most of the processor's CPU. A rule's replacement adds
         only `[Filtered]`, which holds none of these, so testing the text as it came in skips no match."""
-        if len(text) < 3:
+        if len(text) < 3 or (self._ips, text) in _CLEAN:
             return text
+        scrubbed = self._rules(text)
+        if scrubbed == text and len(text) <= _CLEAN_MAX_CHARS:
+            if len(_CLEAN) >= _CLEAN_KEPT:
+                _CLEAN.clear()
+            _CLEAN.add((self._ips, text))
+        return scrubbed
+
+    def _rules(self, text: str) -> str:
         # Outside ASCII, a case-insensitive rule matches more than lower() shows (the Kelvin sign is a `k`)
         # and `\d` matches every script's digits: there, every rule runs.
         ascii_text = text.isascii()

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from errata import scrubbing
 from errata.protocol.envelope import parse_envelope
 from errata.scrubbing import FILTERED, scrub_event, scrub_text
 from errata.store.projects import new_api_token
@@ -96,3 +97,19 @@ def test_a_secret_found_once_is_filtered_wherever_else_it_appears() -> None:
 def test_ordinary_words_and_numbers_are_left_alone() -> None:
     text = "KeyError: 'session_id' in passenger 42 at 2026-12-02 12:30:11 order 1234567890123"
     assert scrub_text(text) == text
+
+
+def test_a_string_seen_clean_before_is_still_filtered_where_another_event_holds_its_secret() -> None:
+    """Strings no rule changed are remembered per container and returned at once (scrubbing._CLEAN); a
+    secret found elsewhere in a later event still reaches them, and a changed string is never remembered."""
+    line = "retrying login for account hunter2-correct-horse"
+    first = scrub_event({"message": line, "extra": {"note": "token=abc123456789"}})
+    assert first["message"] == line  # clean: remembered
+    assert first["extra"]["note"] == f"token={FILTERED}"
+    second = scrub_event({"message": line, "user": {"password": "hunter2-correct-horse"}})
+    assert second["message"] == f"retrying login for account {FILTERED}"
+    assert second["user"]["password"] == FILTERED
+    third = scrub_event({"extra": {"note": "token=abc123456789"}})
+    assert third["extra"]["note"] == f"token={FILTERED}"  # filtered again, not remembered as clean
+    scrubbing._CLEAN.clear()
+    assert scrub_event({"message": line}, scrub_ip_addresses=True)["message"] == line
