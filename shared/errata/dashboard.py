@@ -169,7 +169,7 @@ class IssueQueries:
     def tag_breakdown(
         self, project_id: str, issue_id: str, days: int, top: int = 10, now: datetime | None = None
     ) -> TagBreakdownList:
-        """Each breakdown tag's `top` values over the issue's last `days` days (one Query of its tag days)."""
+        """Each breakdown tag's `top` values over the issue's last `days` days (one Query of its hours)."""
         until = now or utc_now()
         since = window_start(until - timedelta(days=days - 1), "hour").replace(hour=0)  # whole days
         found = self._counters.tag_counts(issue_key(project_id, issue_id), since, until)

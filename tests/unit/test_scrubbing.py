@@ -104,8 +104,10 @@ def test_a_string_seen_clean_before_is_still_filtered_where_another_event_holds_
     secret found elsewhere in a later event still reaches them, and a changed string is never remembered."""
     line = "retrying login for account hunter2-correct-horse"
     first = scrub_event({"message": line, "extra": {"note": "token=abc123456789"}})
-    assert first["message"] == line  # clean: remembered
+    assert first["message"] == line
     assert first["extra"]["note"] == f"token={FILTERED}"
+    assert (False, line) in scrubbing._CLEAN, "a string no rule changed is remembered"
+    assert (False, "token=abc123456789") not in scrubbing._CLEAN, "a changed one never is"
     second = scrub_event({"message": line, "user": {"password": "hunter2-correct-horse"}})
     assert second["message"] == f"retrying login for account {FILTERED}"
     assert second["user"]["password"] == FILTERED

@@ -403,7 +403,7 @@ class IssueBatch:
                     by_key["issue", *issue] = later
             elif state is None or state.status in RESOLVED or state.status == "ignored":
                 at_once.append(issue)
-        carried = self._window_payloads(events, window)
+        carried = self._window_payloads(events, window, {issue: states.get(issue) for issue in unknown})
         representatives: dict[tuple[str, str], str] = {}
         samples: dict[tuple[str, str], dict[int, str]] = {}
         if at_once or carried_bytes(carried) > MAX_CARRIED_PAYLOAD_BYTES:
@@ -497,7 +497,8 @@ class IssueBatch:
         by_key = records_by_key([*window.records(), *records])
         events = [r for r in records if isinstance(r, StagedEvent)]
         states = self._issues.current_states(sorted({(key[1], key[2]) for key in by_key if key[0] == "issue"}))
-        representatives, samples = self._put_payloads(self._window_payloads(events, window), last)
+        read = {(key[1], key[2]): states.get((key[1], key[2])) for key in by_key if key[0] == "issue"}
+        representatives, samples = self._put_payloads(self._window_payloads(events, window, read), last)
         prefetched = _Prefetched(
             states=states,
             representatives=representatives,
@@ -782,11 +783,16 @@ class IssueBatch:
         self.summary.announced += len(announcements) - len(failed)
         self.summary.announcements_pending += len(failed)
 
-    def _window_payloads(self, segment: list[StagedEvent], window: WindowState) -> dict[PayloadName, bytes]:
-        """The payloads the window carries with those this segment keeps (a later one replaces its name's)."""
-        return {**window.payloads, **payload_members(self._kept_payloads(segment, window))}
+    def _window_payloads(
+        self, segment: list[StagedEvent], window: WindowState, read: dict[tuple[str, str], IssueState | None]
+    ) -> dict[PayloadName, bytes]:
+        """The payloads the window carries with those this segment keeps (a later one replaces its name's);
+        `read`: issue states the caller read already (None: no item)."""
+        return {**window.payloads, **payload_members(self._kept_payloads(segment, window, read))}
 
-    def _kept_payloads(self, segment: list[StagedEvent], window: WindowState) -> dict[PayloadName, dict[str, Any]]:
+    def _kept_payloads(
+        self, segment: list[StagedEvent], window: WindowState, read: dict[tuple[str, str], IssueState | None]
+    ) -> dict[PayloadName, dict[str, Any]]:
         """The payloads the sampling plan keeps (sampling.py): at most k sample slots and the representative
         per issue whatever the number of events."""
         by_issue: dict[tuple[str, str], list[StagedEvent]] = {}
@@ -794,9 +800,12 @@ class IssueBatch:
             by_issue.setdefault(staged.issue, []).append(staged)
         # The issue's events of its latest day before this segment: its item's day count, and the window's
         # events not written to the item yet (dated by their latest).
+        unread = [issue for issue in by_issue if issue not in read]
+        states = {**read, **(self._issues.current_states(unread, consistent=False) if unread else {})}
         prior: dict[tuple[str, str], dict[str, int]] = {}
-        for issue, state in self._issues.current_states(list(by_issue), consistent=False).items():
-            if state.day:
+        for issue in by_issue:
+            state = states.get(issue)
+            if state is not None and state.day:
                 prior[issue] = {state.day: state.events_of_day}
         for issue in by_issue.keys() & window.issues.keys():
             pending = window.issues[issue]

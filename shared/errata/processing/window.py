@@ -183,7 +183,7 @@ class WindowState:
                 ),
             )
             tallies[pending.key] = pending
-        _minutes_into_hours(tallies)
+        _into_hours(tallies)
         issues = {}
         for sequence, first_seen, latest, count, first_release, last_release, user_ids, releases, ref in body["issues"]:
             pending_issue = PendingIssue(
@@ -210,7 +210,7 @@ class WindowState:
         )
 
 
-def _minutes_into_hours(tallies: dict[WriteKey, PendingTally]) -> None:
+def _into_hours(tallies: dict[WriteKey, PendingTally]) -> None:
     """A state from before an issue's minutes and tag values were counts in its hour (errata.store.counters)
     holds minute windows and tag days, and project windows nothing reads: each minute's events become its
     hour's minute count, each tag day's values its latest hour's (the events are in the hours already)."""

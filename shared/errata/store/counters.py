@@ -22,10 +22,10 @@ were read by nothing but the API). A tag breakdown sums the hours of its days (o
 minute and hour counts are gone: nothing read them, and the quota's minutes count what ingest let in.
 Items written before (`m#<minute>` and `t#<day>` of an issue) expire unread.
 
-Quota minutes live two days (rate limits); hour windows fifteen days, so the same hour last week is always
-there for spike alerts; an issue's tag days (its tag breakdown) fifteen days. Windows are
-written once per batch, one item per (key, window), marked with the batch (errata.store.shard_marks), so
-replays never double count.
+Quota minutes live two days (rate limits); an issue's hours fifteen days, so the same hour last week is
+always there for spike alerts and fourteen days of tag breakdown. Hours are written once per window, one
+item per (issue, hour), marked with the shard's last record (errata.store.shard_marks), so replays never
+double count.
 """
 
 from __future__ import annotations
